@@ -1,0 +1,179 @@
+// Builds the one effective config: defaults < file < SIDELIGHT_* env < flags.
+// Everything below this module receives typed objects and never reads env or files.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type ParsedConfig, type UpstreamConfig } from './schema.js';
+import { formatListen } from './values.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Upstream extends UpstreamConfig {
+  name: string;
+  hosts: string[];
+}
+
+export interface Config extends Omit<ParsedConfig, 'service' | 'egress' | 'admin'> {
+  service: string;
+  egress: { listen: ParsedConfig['egress']['listen']; upstreams: Upstream[] };
+  admin: { listen: ParsedConfig['admin']['listen']; token: string | undefined };
+}
+
+/** What the command line may override; names follow the flags. */
+export interface Overrides {
+  config?: string;
+  app?: string;
+  ingress?: string;
+  egress?: string;
+  admin?: string;
+  upstream?: string[];
+  logLevel?: string;
+  service?: string;
+}
+
+type Env = Record<string, string | undefined>;
+type Json = Record<string, unknown>;
+
+export function loadConfig(overrides: Overrides = {}, env: Env = process.env): Config {
+  const file = overrides.config ?? env.SIDELIGHT_CONFIG;
+  const raw: Json = file ? expandEnv(readConfigFile(file), env, '') as Json : {};
+  applyOverrides(raw, fromEnv(env));
+  applyOverrides(raw, overrides);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  return finish(result.data, env);
+}
+
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config: cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(`config: "${file}" is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(`config: "${file}" must hold a mapping of keys (service, ingress, egress, …)`);
+  }
+  return doc;
+}
+
+/** `${VAR}` and `${VAR:-default}` in string values; an unset variable becomes "" (or the default). */
+function expandEnv(value: unknown, env: Env, key: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
+      const found = env[name];
+      return found !== undefined && found !== '' ? found : (fallback ?? '');
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, env, `${key}[${i}]`));
+  if (value && typeof value === 'object') {
+    const out: Json = {};
+    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, key ? `${key}.${k}` : k);
+    return out;
+  }
+  return value;
+}
+
+function fromEnv(env: Env): Overrides {
+  const list = env.SIDELIGHT_UPSTREAMS?.split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    app: env.SIDELIGHT_APP || undefined,
+    ingress: env.SIDELIGHT_INGRESS || undefined,
+    egress: env.SIDELIGHT_EGRESS || undefined,
+    admin: env.SIDELIGHT_ADMIN || undefined,
+    upstream: list?.length ? list : undefined,
+    logLevel: env.SIDELIGHT_LOG_LEVEL || undefined,
+    service: env.SIDELIGHT_SERVICE || undefined,
+    adminToken: env.SIDELIGHT_ADMIN_TOKEN || undefined,
+  } as Overrides;
+}
+
+function section(raw: Json, name: string): Json {
+  const existing = raw[name];
+  if (existing && typeof existing === 'object' && !Array.isArray(existing)) return existing as Json;
+  const created: Json = {};
+  raw[name] = created;
+  return created;
+}
+
+function applyOverrides(raw: Json, o: Overrides & { adminToken?: string }): void {
+  if (o.service) raw.service = o.service;
+  if (o.app) section(raw, 'ingress').app = o.app;
+  if (o.ingress) section(raw, 'ingress').listen = o.ingress;
+  if (o.egress) section(raw, 'egress').listen = o.egress;
+  if (o.admin) section(raw, 'admin').listen = o.admin;
+  if (o.adminToken && !section(raw, 'admin').token) section(raw, 'admin').token = o.adminToken;
+  if (o.logLevel) section(raw, 'logging').level = o.logLevel;
+  for (const spec of o.upstream ?? []) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--upstream: "${spec}" must look like NAME=URL (e.g. stripe=https://api.stripe.com)`);
+    const upstreams = section(section(raw, 'egress'), 'upstreams');
+    const name = spec.slice(0, eq);
+    upstreams[name] = { ...section(upstreams, name), url: spec.slice(eq + 1) };
+  }
+}
+
+function keyOf(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') || 'config';
+}
+
+function formatIssues(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((k) => `${keyOf([...issue.path, k])}: unknown key`).join('\n');
+      }
+      return `${keyOf(issue.path)}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+function finish(parsed: ParsedConfig, env: Env): Config {
+  const upstreams: Upstream[] = Object.entries(parsed.egress.upstreams).map(([name, u]) => ({
+    ...u,
+    name,
+    hosts: (u.hosts ?? [u.url.host]).map((h) => h.toLowerCase()),
+  }));
+  checkUnique(upstreams, parsed);
+  return {
+    ...parsed,
+    service: parsed.service ?? (env.OTEL_SERVICE_NAME || 'app'),
+    egress: { listen: parsed.egress.listen, upstreams },
+    admin: { listen: parsed.admin.listen, token: parsed.admin.token || undefined },
+  };
+}
+
+function checkUnique(upstreams: Upstream[], parsed: ParsedConfig): void {
+  const ports = new Map<string, string>();
+  const claim = (key: string, address: { host: string; port: number } | undefined) => {
+    if (!address || address.port === 0) return;
+    const id = formatListen(address);
+    const other = ports.get(id) ?? ports.get(`*:${address.port}`);
+    if (other) throw new ConfigError(`${key}: ${id} is also used by ${other}`);
+    ports.set(id, key);
+  };
+  claim('ingress.listen', parsed.ingress.listen);
+  claim('egress.listen', parsed.egress.listen);
+  claim('admin.listen', parsed.admin.listen);
+  const hosts = new Map<string, string>();
+  for (const u of upstreams) {
+    claim(`egress.upstreams.${u.name}.listen`, u.listen);
+    for (const host of u.hosts) {
+      const other = hosts.get(host);
+      if (other) throw new ConfigError(`egress.upstreams.${u.name}.hosts: "${host}" is already routed to ${other}`);
+      hosts.set(host, u.name);
+    }
+  }
+}

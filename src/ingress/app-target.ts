@@ -1,0 +1,15 @@
+// The app behind the ingress listener: one keep-alive pool, the client's Host kept as it is.
+import { Pool } from 'undici';
+import type { Config } from '../config/load.js';
+import type { Target } from '../proxy/layer.js';
+
+export interface AppTarget extends Target {
+  readonly pool: Pool;
+}
+
+export function createAppTarget(config: Config): AppTarget {
+  const origin = config.ingress.app.origin;
+  // No connection cap here: the overload layer bounds requests in flight, so the pool never queues unboundedly.
+  const pool = new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0 });
+  return { name: 'app', dispatcher: pool, pool, origin, host: undefined, timeout: config.ingress.timeout };
+}

@@ -1,0 +1,107 @@
+// Is the app ready? Polled in the background every readiness.interval, so a kubelet probe
+// never waits on the app: GET readiness.path answering 2xx, or a TCP connect when no path is set.
+import { connect } from 'node:net';
+import { request } from 'undici';
+import type { DrainState } from './drain.js';
+
+export interface ReadinessOptions {
+  app: URL;
+  path?: string;
+  interval: number;
+  timeout: number;
+}
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, string>;
+}
+
+export class Readiness {
+  private appResult = 'pending: first check not done';
+  private started = false;
+  private timer: NodeJS.Timeout | undefined;
+  private listeners: Array<(ready: boolean) => void> = [];
+
+  constructor(
+    private readonly options: ReadinessOptions,
+    private readonly drain: DrainState,
+  ) {}
+
+  /** the sidecar's own listeners are up */
+  markStarted(): void {
+    this.started = true;
+    this.notify();
+  }
+
+  start(): void {
+    const tick = () => {
+      void this.checkApp().then((result) => {
+        const changed = result !== this.appResult;
+        this.appResult = result;
+        if (changed) this.notify();
+        this.timer = setTimeout(tick, this.options.interval);
+        this.timer.unref();
+      });
+    };
+    tick();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  onChange(listener: (ready: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  report(): ReadinessReport {
+    const checks: Record<string, string> = {
+      startup: this.started ? 'ok' : 'pending',
+      draining: this.drain.draining ? `failing: draining (${this.drain.reason})` : 'ok',
+      app: this.appResult,
+    };
+    return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+  }
+
+  private notify(): void {
+    const { ready } = this.report();
+    for (const l of this.listeners) l(ready);
+  }
+
+  private async checkApp(): Promise<string> {
+    const { app, path, timeout } = this.options;
+    if (path) {
+      try {
+        const res = await request(new URL(path, app), {
+          method: 'GET',
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+          signal: AbortSignal.timeout(timeout),
+          headers: { 'user-agent': 'sidelight-readiness' },
+        });
+        await res.body.dump();
+        return res.statusCode >= 200 && res.statusCode < 300 ? 'ok' : `failing: ${path} answered ${res.statusCode}`;
+      } catch (err) {
+        return `failing: ${path}: ${describe(err)}`;
+      }
+    }
+    return new Promise((resolve) => {
+      const port = Number(app.port) || (app.protocol === 'https:' ? 443 : 80);
+      const socket = connect({ host: app.hostname.replace(/^\[|\]$/g, ''), port, timeout });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve('ok');
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve('failing: tcp connect timed out');
+      });
+      socket.once('error', (err) => resolve(`failing: tcp connect: ${describe(err)}`));
+    });
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
+  return e.code ?? e.cause?.code ?? (e.name === 'TimeoutError' ? 'timed out' : (e.message ?? String(err)));
+}

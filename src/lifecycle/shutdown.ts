@@ -1,0 +1,66 @@
+// The drain, start to exit: readiness fails at once; after drain.delay new ingress requests are
+// refused and idle keep-alive sockets closed; once nothing is in flight (or at drain.timeout)
+// telemetry is flushed and the process exits 0. Egress serves the app until the very end.
+import type { Server } from 'node:http';
+import type { Inflight } from '../proxy/inflight.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { DrainState } from './drain.js';
+
+export interface ShutdownDeps {
+  drain: DrainState;
+  delay: number;
+  timeout: number;
+  /** listeners whose idle connections close when refusing starts (ingress) */
+  refusingServers: Server[];
+  /** every listener, closed at exit */
+  servers: Server[];
+  inflight: Inflight[];
+  /** flushers run before exit (span export, log buffer), each bounded */
+  flushers: Array<() => Promise<void> | void>;
+  logger: Logger;
+}
+
+const FLUSH_BUDGET_MS = 5_000;
+
+export class Shutdown {
+  readonly exited: Promise<number>;
+  private resolveExit!: (code: number) => void;
+  private finishing = false;
+
+  constructor(private readonly deps: ShutdownDeps) {
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+    deps.drain.on('refusing', () => {
+      for (const s of deps.refusingServers) s.closeIdleConnections();
+    });
+  }
+
+  /** Starts the drain; false when one is already under way. */
+  begin(reason: string): boolean {
+    const { drain, delay, timeout, inflight, logger } = this.deps;
+    if (!drain.begin(reason, delay)) return false;
+    const counts = () => inflight.reduce((n, i) => n + i.count, 0);
+    logger.info({ msg: 'drain started', reason, inflight: counts(), delayMs: delay, timeoutMs: timeout });
+    const refusing = new Promise<void>((resolve) => (drain.refusing ? resolve() : drain.once('refusing', () => resolve())));
+    const quiet = refusing.then(() => Promise.all(inflight.map((i) => i.idle()))).then(() => 'idle' as const);
+    const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeout).unref());
+    void Promise.race([quiet, deadline]).then((why) => {
+      logger.info({ msg: 'drain finished', why, inflight: counts() });
+      void this.finish(0);
+    });
+    return true;
+  }
+
+  /** Flushes telemetry, closes listeners and resolves `exited`. */
+  async finish(code: number): Promise<void> {
+    if (this.finishing) return;
+    this.finishing = true;
+    for (const s of this.deps.servers) {
+      s.close();
+      s.closeAllConnections();
+    }
+    const bounded = (p: Promise<void> | void) =>
+      Promise.race([Promise.resolve(p).catch(() => undefined), new Promise((r) => setTimeout(r, FLUSH_BUDGET_MS).unref())]);
+    await Promise.all(this.deps.flushers.map((f) => bounded(f())));
+    this.resolveExit(code);
+  }
+}

@@ -1,0 +1,68 @@
+// One request through a listener: the record every layer reads and writes.
+// A class with every field declared up front keeps one hidden class on the hot path.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** What the core can cancel: set once undici has started the upstream request. */
+export interface Abortable {
+  abort(reason: Error): void;
+}
+
+export class Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** which listener took the request: "ingress", "egress" or an upstream's dedicated listener */
+  readonly listener: string;
+  readonly startedAt: number;
+  readonly method: string;
+  /** the path without the query string */
+  readonly path: string;
+  readonly query: string;
+  /** captured at arrival: the socket is detached from the request once the response is done */
+  readonly remoteAddress: string;
+
+  requestId = '';
+  /** the matched route template ("/api/items/:id"), "" when none matched */
+  route = '';
+  /** name of the upstream the request went to: "app" on ingress */
+  upstream = '';
+  /** path sent upstream (egress may strip a routing prefix) */
+  upstreamPath: string;
+  /** extra request headers for the upstream, flat [name, value, …]; layers push here */
+  readonly forwardHeaders: string[] = [];
+
+  status = 0;
+  /** sidelight's error code when it answered itself or the exchange failed ("upstream_timeout", …) */
+  errorCode: string | undefined = undefined;
+  /** low-cardinality failure class for metrics and spans ("timeout", "connection_refused", "500", …) */
+  errorType: string | undefined = undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  durationMs = 0;
+
+  /** set by the tracing layer; the access log prints them */
+  traceId = '';
+  spanId = '';
+  /** opaque slot owned by the tracing layer */
+  span: unknown = undefined;
+
+  // Owned by the in-flight registry.
+  deadline = 0;
+  prev: Exchange | undefined = undefined;
+  next: Exchange | undefined = undefined;
+  upstreamCall: Abortable | undefined = undefined;
+  timedOut = false;
+
+  constructor(req: IncomingMessage, res: ServerResponse, listener: string) {
+    this.req = req;
+    this.res = res;
+    this.listener = listener;
+    this.startedAt = performance.now();
+    this.method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    this.path = q === -1 ? url : url.slice(0, q);
+    this.query = q === -1 ? '' : url.slice(q);
+    this.upstreamPath = url;
+    this.remoteAddress = req.socket?.remoteAddress ?? '';
+  }
+}

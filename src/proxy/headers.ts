@@ -1,0 +1,97 @@
+// Header plumbing: hop-by-hop removal (RFC 9110 §7.6.1) and the X-Forwarded-* set.
+import type { IncomingMessage } from 'node:http';
+import type { ResponseHeaders } from './layer.js';
+
+/**
+ * Never forwarded. `expect` is answered by Node's server itself (100-continue) and undici refuses it;
+ * `host` is handled separately so egress can rewrite it.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+]);
+
+/** Names listed in a Connection header are hop-by-hop for that message. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  let tokens: Set<string> | undefined;
+  for (const part of text.split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token && token !== 'close' && token !== 'keep-alive') (tokens ??= new Set()).add(token);
+  }
+  return tokens;
+}
+
+/**
+ * The client's request headers as a flat [name, value, …] list for undici, minus hop-by-hop
+ * headers and those that layers own, plus X-Forwarded-*.
+ */
+export function forwardRequestHeaders(
+  req: IncomingMessage,
+  owned: ReadonlySet<string>,
+  host: string | undefined,
+  extra: readonly string[],
+): string[] {
+  const raw = req.rawHeaders;
+  const out: string[] = [];
+  const dynamic = connectionTokens(req.headers.connection);
+  let forwardedFor: string | undefined;
+  let forwardedProto: string | undefined;
+  let forwardedHost: string | undefined;
+  let clientHost: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (HOP_BY_HOP.has(name) || owned.has(name) || dynamic?.has(name)) {
+      if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1];
+      else if (name === 'x-forwarded-proto') forwardedProto ??= raw[i + 1];
+      else if (name === 'x-forwarded-host') forwardedHost ??= raw[i + 1];
+      else if (name === 'host') clientHost = raw[i + 1];
+      continue;
+    }
+    out.push(name, raw[i + 1]);
+  }
+  const remote = req.socket.remoteAddress ?? '';
+  const sentHost = host ?? clientHost;
+  if (sentHost) out.push('host', sentHost);
+  out.push(
+    'x-forwarded-for',
+    forwardedFor ? `${forwardedFor}, ${remote}` : remote,
+    'x-forwarded-proto',
+    forwardedProto ?? ('encrypted' in req.socket ? 'https' : 'http'),
+  );
+  if (forwardedHost ?? clientHost) out.push('x-forwarded-host', (forwardedHost ?? clientHost) as string);
+  for (let i = 0; i < extra.length; i++) out.push(extra[i]);
+  return out;
+}
+
+const RESPONSE_HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Removes hop-by-hop headers from an upstream response, in place. */
+export function stripResponseHopByHop(headers: ResponseHeaders): ResponseHeaders {
+  const dynamic = connectionTokens(headers.connection);
+  for (const name of RESPONSE_HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+  if (dynamic) for (const name of dynamic) delete headers[name];
+  return headers;
+}

@@ -1,0 +1,66 @@
+// The contract between the proxy core and the cross-cutting concerns composed onto it.
+// A layer is a set of hooks, like a filter in Envoy's chain; the core calls them in order
+// and knows nothing about what they do.
+import type { Dispatcher } from 'undici';
+import type { Exchange } from './exchange.js';
+
+/** A local answer instead of forwarding: draining, overloaded, unknown upstream, circuit open, … */
+export interface Rejection {
+  status: number;
+  code: string;
+  message: string;
+  /** extra response headers, flat [name, value, …] */
+  headers?: string[];
+  /** close the client connection after this answer */
+  close?: boolean;
+  /** extra fields for the JSON body (e.g. the list of configured upstreams) */
+  details?: Record<string, unknown>;
+}
+
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+export interface Layer {
+  readonly name: string;
+  /** request headers the layer writes itself: the core never copies them from the client */
+  readonly ownsRequestHeaders?: readonly string[];
+  /** a request arrived; return a Rejection to answer it locally */
+  onRequest?(ex: Exchange): Rejection | undefined;
+  /** the response head is about to be written (from upstream, or a local answer) */
+  onResponse?(ex: Exchange, headers: ResponseHeaders): void;
+  /** the exchange is over: answered, failed or abandoned by the client */
+  onDone?(ex: Exchange): void;
+}
+
+/** Dispatch options as they travel down an upstream's interceptor chain. */
+export type ProxyDispatchOptions = Dispatcher.DispatchOptions & {
+  /** the exchange this dispatch serves (request id, trace context, …) */
+  exchange?: Exchange;
+  /** 0 for the first try, then 1, 2, … (set by the retry interceptor) */
+  attempt?: number;
+};
+
+/**
+ * A per-try concern composed onto an upstream's undici dispatcher (metrics, client span, …).
+ * Built once per upstream; undici's compose puts the last interceptor outermost.
+ */
+export type TryInterceptorFactory = (upstream: string) => Dispatcher.DispatcherComposeInterceptor;
+
+/** Where a request goes: chosen per request on egress, fixed on ingress. */
+export interface Target {
+  readonly name: string;
+  /** undici dispatcher with the upstream's interceptors composed onto it */
+  readonly dispatcher: Dispatcher;
+  /** scheme://host[:port] */
+  readonly origin: string;
+  /** the Host header to send; undefined keeps the client's */
+  readonly host: string | undefined;
+  /** whole-request budget in ms */
+  readonly timeout: number;
+}
+
+export const rejection = (status: number, code: string, message: string, extra?: Partial<Rejection>): Rejection => ({
+  status,
+  code,
+  message,
+  ...extra,
+});

@@ -1,0 +1,61 @@
+// HTTP servers for the proxy listeners, and binding with a clear error naming the config key.
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { ListenAddress } from '../config/values.js';
+import { formatListen } from '../config/values.js';
+import type { Pipeline } from './pipeline.js';
+
+export class ListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ListenError';
+  }
+}
+
+export function createProxyServer(pipeline: Pipeline, maxHeaderBytes: number): Server {
+  const server = createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, keepAliveTimeout: 65_000 });
+  server.headersTimeout = 70_000;
+  server.on('request', pipeline.handleRequest);
+  server.on('upgrade', pipeline.handleUpgrade);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(err, socket));
+  return server;
+}
+
+/** Requests Node's parser refused never reach a pipeline; they still get the JSON error body. */
+function rejectMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const requestId = randomUUID();
+  const body = JSON.stringify({
+    error: tooLarge ? 'headers_too_large' : 'bad_request',
+    message: tooLarge ? 'request headers are larger than limits.maxHeaderBytes' : 'malformed HTTP request',
+    requestId,
+  });
+  socket.end(
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+export function listen(server: Server, address: ListenAddress, key: string): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const where = formatListen(address);
+      if (err.code === 'EADDRINUSE') reject(new ListenError(`${key}: ${where} is already in use`));
+      else if (err.code === 'EACCES') reject(new ListenError(`${key}: not allowed to listen on ${where}`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ListenError(`${key}: ${address.host} is not an address of this host`));
+      else reject(new ListenError(`${key}: cannot listen on ${where}: ${err.message}`));
+    };
+    server.once('error', onError);
+    server.listen(address.port, address.host, () => {
+      server.off('error', onError);
+      const bound = server.address();
+      resolve(typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : address);
+    });
+  });
+}

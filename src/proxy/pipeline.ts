@@ -1,0 +1,173 @@
+// One listener's request path, in one visible place: layers' request hooks, target
+// resolution, the forward, layers' response hooks, and completion.
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { Exchange } from './exchange.js';
+import { ClientAbortedError, classify, errorBody } from './errors.js';
+import { ForwardHandler, type ForwardOwner } from './forward.js';
+import { forwardRequestHeaders } from './headers.js';
+import type { Inflight } from './inflight.js';
+import type { Layer, ProxyDispatchOptions, Rejection, ResponseHeaders, Target } from './layer.js';
+import { join, writeSwitchingProtocols } from './upgrade.js';
+
+export interface PipelineOptions {
+  /** name used in logs and metrics: "ingress", "egress", "egress:stripe" */
+  listener: string;
+  layers: readonly Layer[];
+  /** where this request goes, or why it is answered locally */
+  resolve(ex: Exchange): Target | Rejection;
+  inflight: Inflight;
+}
+
+export class Pipeline implements ForwardOwner {
+  readonly listener: string;
+  readonly inflight: Inflight;
+  private readonly requestHooks: Layer[];
+  private readonly responseHooks: Layer[];
+  private readonly doneHooks: Layer[];
+  private readonly owned: ReadonlySet<string>;
+  private readonly resolve: PipelineOptions['resolve'];
+  /** open tunnels, closed when the process stops */
+  readonly tunnels = new Set<Duplex>();
+  /** bytes the client sent after its Upgrade request, replayed once the tunnel is up */
+  private readonly pendingHeads = new WeakMap<Exchange, Buffer>();
+
+  constructor(options: PipelineOptions) {
+    this.listener = options.listener;
+    this.inflight = options.inflight;
+    this.resolve = options.resolve;
+    this.requestHooks = options.layers.filter((l) => l.onRequest);
+    this.responseHooks = options.layers.filter((l) => l.onResponse);
+    this.doneHooks = options.layers.filter((l) => l.onDone);
+    this.owned = new Set(options.layers.flatMap((l) => l.ownsRequestHeaders ?? []));
+  }
+
+  readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const ex = new Exchange(req, res, this.listener);
+    res.once('close', () => this.complete(ex));
+    this.start(ex, undefined);
+  };
+
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Node hands upgrades over without a response object; one bound to the socket lets
+    // local answers and non-101 upstream answers use the ordinary path.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as never);
+    res.once('finish', () => socket.end());
+    const ex = new Exchange(req, res, this.listener);
+    res.once('close', () => this.complete(ex));
+    this.start(ex, head);
+  };
+
+  private start(ex: Exchange, upgradeHead: Buffer | undefined): void {
+    const hooks = this.requestHooks;
+    for (let i = 0; i < hooks.length; i++) {
+      const rejected = hooks[i].onRequest!(ex);
+      if (rejected) return this.reply(ex, rejected);
+    }
+    const target = this.resolve(ex);
+    if ('code' in target) return this.reply(ex, target);
+    ex.upstream = target.name;
+    this.inflight.add(ex, target.timeout);
+    const handler = new ForwardHandler(ex, this);
+    ex.upstreamCall = handler;
+    if (upgradeHead) this.pendingHeads.set(ex, upgradeHead);
+    const req = ex.req;
+    const opts: ProxyDispatchOptions = {
+      origin: target.origin,
+      path: ex.upstreamPath,
+      method: ex.method as Dispatcher.HttpMethod,
+      headers: forwardRequestHeaders(req, this.owned, target.host, ex.forwardHeaders),
+      body: upgradeHead ? null : requestBody(ex),
+      upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
+      exchange: ex,
+    };
+    try {
+      target.dispatcher.dispatch(opts, handler);
+    } catch (err) {
+      handler.onResponseError(undefined, err as Error);
+    }
+  }
+
+  beforeResponse(ex: Exchange, headers: ResponseHeaders): void {
+    const hooks = this.responseHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].onResponse!(ex, headers);
+  }
+
+  failed(ex: Exchange, err: Error): void {
+    const failure = classify(err);
+    ex.errorType = failure.errorType;
+    this.reply(ex, failure);
+  }
+
+  upgraded(ex: Exchange, upstream: Duplex, headers: ResponseHeaders, protocol: string): void {
+    // A tunnel lives as long as its sockets; it has no deadline and does not hold up the drain.
+    this.inflight.remove(ex);
+    const client = ex.res.socket as Duplex;
+    ex.res.detachSocket(client as never);
+    writeSwitchingProtocols(client, headers, protocol);
+    this.tunnels.add(client);
+    client.once('close', () => {
+      this.tunnels.delete(client);
+      this.complete(ex);
+    });
+    join(client, upstream, this.pendingHeads.get(ex) ?? Buffer.alloc(0));
+  }
+
+  /** Answers with sidelight's JSON error body. */
+  reply(ex: Exchange, r: Rejection): void {
+    const res = ex.res;
+    ex.status = r.status;
+    ex.errorCode = r.code;
+    ex.errorType ??= r.code;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const body = errorBody(r, ex.requestId, ex.upstream);
+    const headers: ResponseHeaders = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+    if (r.headers) for (let i = 0; i < r.headers.length; i += 2) headers[r.headers[i]] = r.headers[i + 1];
+    if (r.close) headers.connection = 'close';
+    this.beforeResponse(ex, headers);
+    ex.bytesOut = Buffer.byteLength(body);
+    headers['content-length'] = String(ex.bytesOut);
+    res.writeHead(r.status, headers as Record<string, string>);
+    res.end(body);
+  }
+
+  private complete(ex: Exchange): void {
+    if (ex.durationMs !== 0) return;
+    ex.durationMs = performance.now() - ex.startedAt || Number.MIN_VALUE;
+    this.inflight.remove(ex);
+    if (!ex.res.writableFinished && ex.status !== 101) {
+      // The client left before the whole answer was sent: stop the upstream work too.
+      ex.upstreamCall?.abort(new ClientAbortedError());
+      if (!ex.res.headersSent) ex.status = 499;
+      ex.errorCode ??= 'client_aborted';
+      ex.errorType ??= 'client_aborted';
+    }
+    const hooks = this.doneHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].onDone!(ex);
+  }
+}
+
+/** The request body as undici should read it: none, the stream itself, or a counted stream. */
+function requestBody(ex: Exchange): Dispatcher.DispatchOptions['body'] {
+  const headers = ex.req.headers;
+  const length = headers['content-length'];
+  if (length !== undefined) {
+    ex.bytesIn = Number(length) || 0;
+    return ex.bytesIn > 0 ? ex.req : null;
+  }
+  if (headers['transfer-encoding'] === undefined) return null;
+  // undici accepts async iterables as bodies; its types only list streams.
+  return countChunks(ex) as unknown as Dispatcher.DispatchOptions['body'];
+}
+
+async function* countChunks(ex: Exchange): AsyncGenerator<Buffer> {
+  for await (const chunk of ex.req as AsyncIterable<Buffer>) {
+    ex.bytesIn += chunk.length;
+    yield chunk;
+  }
+}

@@ -1,0 +1,120 @@
+// sidelight assembled: listeners, their layer stacks, the admin port and the lifecycle.
+// This is the one place where cross-cutting concerns are composed onto the data path.
+import type { Server } from 'node:http';
+import type { Config } from './config/load.js';
+import { formatListen, type ListenAddress } from './config/values.js';
+import { addConfigRoute } from './admin/config-route.js';
+import { addDrainRoute } from './admin/drain-route.js';
+import { addHealthRoute, type HealthSection } from './admin/health.js';
+import { addProbeRoutes } from './admin/probes.js';
+import { AdminRouter } from './admin/server.js';
+import { createRouter } from './egress/router.js';
+import { createUpstreamTarget } from './egress/upstream-target.js';
+import { createAppTarget } from './ingress/app-target.js';
+import { accessLogLayer } from './interceptors/access-log.js';
+import { drainLayer } from './interceptors/drain.js';
+import { overloadLayer } from './interceptors/overload.js';
+import { requestIdLayer } from './interceptors/request-id.js';
+import { DrainState } from './lifecycle/drain.js';
+import { Readiness } from './lifecycle/readiness.js';
+import { Shutdown } from './lifecycle/shutdown.js';
+import { Inflight } from './proxy/inflight.js';
+import type { Layer, Target } from './proxy/layer.js';
+import { createProxyServer, listen } from './proxy/listener.js';
+import { Pipeline } from './proxy/pipeline.js';
+import type { LogSink } from './telemetry/logger.js';
+import { VERSION } from './version.js';
+
+export interface Sidecar {
+  addresses: Record<string, string>;
+  /** starts the drain (what SIGTERM does) */
+  drain(reason: string): boolean;
+  /** stops at once, skipping the drain (a second signal) */
+  stop(code: number): Promise<void>;
+  /** resolves with the exit code when the sidecar has stopped */
+  exited: Promise<number>;
+}
+
+export async function startSidecar(config: Config, log: LogSink): Promise<Sidecar> {
+  const { logger } = log;
+  const drain = new DrainState();
+  const readiness = new Readiness({ app: config.ingress.app, ...config.readiness }, drain);
+  const healthSections: HealthSection[] = [];
+  const flushers: Array<() => Promise<void> | void> = [];
+  const accessLog = config.logging.accessLog ? [accessLogLayer(logger, config.logging)] : [];
+
+  // Ingress: client → app.
+  const app = createAppTarget(config);
+  const ingressInflight = new Inflight();
+  const ingressLayers: Layer[] = [
+    requestIdLayer,
+    ...accessLog,
+    drainLayer(drain),
+    overloadLayer(ingressInflight, config.limits.maxInflight),
+  ];
+  const ingress = new Pipeline({ listener: 'ingress', layers: ingressLayers, resolve: () => app, inflight: ingressInflight });
+
+  // Egress: app → external APIs. It stays up through the drain: the app may still be finishing work.
+  const targets = new Map<string, Target>(config.egress.upstreams.map((u) => [u.name, createUpstreamTarget(u)]));
+  const egressInflight = new Inflight();
+  const egressLayers: Layer[] = [requestIdLayer, ...accessLog, overloadLayer(egressInflight, config.limits.maxInflight)];
+  const egress = new Pipeline({
+    listener: 'egress',
+    layers: egressLayers,
+    resolve: createRouter(config.egress.upstreams, targets),
+    inflight: egressInflight,
+  });
+
+  // Admin.
+  const admin = new AdminRouter(config.admin.token);
+  addProbeRoutes(admin, readiness);
+  addHealthRoute(admin, { drain, readiness, sections: healthSections });
+  addConfigRoute(admin, config);
+
+  // Bind everything; a port in use is a config error naming its key.
+  const servers: Array<{ key: string; name: string; server: Server; address: ListenAddress }> = [
+    { key: 'ingress.listen', name: 'ingress', server: createProxyServer(ingress, config.limits.maxHeaderBytes), address: config.ingress.listen },
+    { key: 'egress.listen', name: 'egress', server: createProxyServer(egress, config.limits.maxHeaderBytes), address: config.egress.listen },
+    { key: 'admin.listen', name: 'admin', server: admin.createServer(), address: config.admin.listen },
+  ];
+  const addresses: Record<string, string> = {};
+  try {
+    for (const s of servers) addresses[s.name] = formatListen(await listen(s.server, s.address, s.key));
+  } catch (err) {
+    for (const s of servers) s.server.close();
+    throw err;
+  }
+
+  const shutdown = new Shutdown({
+    drain,
+    delay: config.drain.delay,
+    timeout: config.drain.timeout,
+    refusingServers: [servers[0].server],
+    servers: servers.map((s) => s.server),
+    inflight: [ingressInflight, egressInflight],
+    flushers: [
+      ...flushers,
+      () => readiness.stop(),
+      async () => {
+        await Promise.all([app.pool.close(), ...[...targets.values()].map((t) => t.dispatcher.close())]);
+      },
+      () => {
+        for (const t of [...ingress.tunnels, ...egress.tunnels]) t.destroy();
+      },
+    ],
+    logger,
+  });
+  addDrainRoute(admin, (reason) => shutdown.begin(reason));
+
+  readiness.start();
+  readiness.markStarted();
+  logger.info({ msg: 'listening', version: VERSION, app: config.ingress.app.origin, ...addresses });
+  log.flush();
+
+  return {
+    addresses,
+    drain: (reason) => shutdown.begin(reason),
+    stop: (code) => shutdown.finish(code),
+    exited: shutdown.exited,
+  };
+}
