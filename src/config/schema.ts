@@ -89,6 +89,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   metrics: z
     .strictObject({
+      enabled: z.boolean().default(true),
       maxSeries: positiveInt.default(2000),
     })
     .prefault({}),

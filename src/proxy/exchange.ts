@@ -39,9 +39,10 @@ export class Exchange {
   bytesOut = 0;
   durationMs = 0;
 
-  /** set by the tracing layer; the access log prints them */
+  /** set by the tracing layer; the access log prints them, metrics use sampled ones as exemplars */
   traceId = '';
   spanId = '';
+  traceSampled = false;
   /** opaque slot owned by the tracing layer */
   span: unknown = undefined;
 
