@@ -3,6 +3,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeConfig } from './config/describe.js';
 import { ConfigError, loadConfig, type Overrides } from './config/load.js';
+import { DEFAULT_CONFIG_MAP, DEFAULT_IMAGE, runInject, type InjectCommandOptions } from './inject/command.js';
+import { InjectError } from './inject/inject.js';
 import { ListenError } from './proxy/listener.js';
 import { startSidecar } from './sidecar.js';
 import { createLogger } from './telemetry/logger.js';
@@ -83,6 +85,23 @@ program
   .description('validate a config file and print the effective config (secrets redacted)')
   .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
   .action(check);
+
+program
+  .command('inject')
+  .description('add the sidelight sidecar to Kubernetes manifests (FILE or - for stdin); prints YAML on stdout')
+  .argument('[file]', 'multi-document Kubernetes YAML; "-" or nothing reads stdin')
+  .option('--image <image>', `sidelight image (default ${DEFAULT_IMAGE})`)
+  .option('--app-port <port>', "the app's port (default: the app container's first containerPort, else 8080)")
+  .option('--config-map <name>', `ConfigMap holding sidelight.yaml (default ${DEFAULT_CONFIG_MAP})`)
+  .option('--classic', 'a regular container instead of a native sidecar (clusters before Kubernetes 1.29)')
+  .action((file: string | undefined, options: InjectCommandOptions) => {
+    try {
+      runInject(file, options);
+    } catch (err) {
+      if (err instanceof InjectError) fail(err.message);
+      throw err;
+    }
+  });
 
 try {
   await program.parseAsync(process.argv);

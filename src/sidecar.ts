@@ -6,12 +6,16 @@ import { formatListen, type ListenAddress } from './config/values.js';
 import { addConfigRoute } from './admin/config-route.js';
 import { addDrainRoute } from './admin/drain-route.js';
 import { addHealthRoute, type HealthSection } from './admin/health.js';
+import { addMetricsRoute } from './admin/metrics-route.js';
 import { addProbeRoutes } from './admin/probes.js';
 import { AdminRouter } from './admin/server.js';
 import { createRouter } from './egress/router.js';
 import { createUpstreamTarget } from './egress/upstream-target.js';
 import { createAppTarget } from './ingress/app-target.js';
 import { accessLogLayer } from './interceptors/access-log.js';
+import { clientMetricsInterceptor } from './interceptors/client-metrics.js';
+import { egressRejectionsLayer, serverMetricsLayer } from './interceptors/metrics.js';
+import { routeLayer } from './interceptors/route.js';
 import { drainLayer } from './interceptors/drain.js';
 import { overloadLayer } from './interceptors/overload.js';
 import { requestIdLayer } from './interceptors/request-id.js';
@@ -23,6 +27,7 @@ import type { Layer, Target } from './proxy/layer.js';
 import { createProxyServer, listen } from './proxy/listener.js';
 import { Pipeline } from './proxy/pipeline.js';
 import type { LogSink } from './telemetry/logger.js';
+import { Metrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';
 
 export interface Sidecar {
@@ -42,12 +47,15 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const healthSections: HealthSection[] = [];
   const flushers: Array<() => Promise<void> | void> = [];
   const accessLog = config.logging.accessLog ? [accessLogLayer(logger, config.logging)] : [];
+  const metrics = config.metrics.enabled ? new Metrics({ maxSeries: config.metrics.maxSeries }) : undefined;
 
   // Ingress: client → app.
   const app = createAppTarget(config);
   const ingressInflight = new Inflight();
   const ingressLayers: Layer[] = [
     requestIdLayer,
+    routeLayer(config.ingress.routes),
+    ...(metrics ? [serverMetricsLayer(metrics)] : []),
     ...accessLog,
     drainLayer(drain),
     overloadLayer(ingressInflight, config.limits.maxInflight),
@@ -55,9 +63,19 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const ingress = new Pipeline({ listener: 'ingress', layers: ingressLayers, resolve: () => app, inflight: ingressInflight });
 
   // Egress: app → external APIs. It stays up through the drain: the app may still be finishing work.
-  const targets = new Map<string, Target>(config.egress.upstreams.map((u) => [u.name, createUpstreamTarget(u)]));
+  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u));
+  // Per-try metrics composed onto each upstream's pool (outermost, so breaker/bulkhead refusals count too).
+  const clientMetrics = metrics ? clientMetricsInterceptor(metrics) : undefined;
+  const targets = new Map<string, Target>(
+    upstreamTargets.map((t) => [t.name, clientMetrics ? { ...t, dispatcher: t.dispatcher.compose(clientMetrics(t.name)) } : t]),
+  );
   const egressInflight = new Inflight();
-  const egressLayers: Layer[] = [requestIdLayer, ...accessLog, overloadLayer(egressInflight, config.limits.maxInflight)];
+  const egressLayers: Layer[] = [
+    requestIdLayer,
+    ...(metrics ? [egressRejectionsLayer(metrics)] : []),
+    ...accessLog,
+    overloadLayer(egressInflight, config.limits.maxInflight),
+  ];
   const egress = new Pipeline({
     listener: 'egress',
     layers: egressLayers,
@@ -70,6 +88,15 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   addProbeRoutes(admin, readiness);
   addHealthRoute(admin, { drain, readiness, sections: healthSections });
   addConfigRoute(admin, config);
+  if (metrics) {
+    addMetricsRoute(admin, metrics);
+    metrics.watchLifecycle({ ready: () => readiness.report().ready, draining: () => drain.draining });
+    metrics.watchPool('app', app.pool);
+    for (const t of upstreamTargets) {
+      metrics.declareUpstream(t.name);
+      metrics.watchPool(t.name, t.pool);
+    }
+  }
 
   // Bind everything; a port in use is a config error naming its key.
   const servers: Array<{ key: string; name: string; server: Server; address: ListenAddress }> = [

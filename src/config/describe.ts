@@ -3,8 +3,10 @@ import ms from 'ms';
 import type { Config } from './load.js';
 import { formatListen } from './values.js';
 
-const DURATION_KEYS = new Set(['timeout', 'interval', 'delay', 'backoff', 'maxBackoff', 'resetTimeout', 'rollingWindow']);
+const DURATION_KEYS = new Set(['timeout', 'requestTimeout', 'interval', 'delay', 'backoff', 'maxBackoff', 'resetTimeout', 'rollingWindow']);
 const SECRET_KEYS = new Set(['token']);
+/** loaded file contents: the file name is shown instead */
+const HIDDEN_KEYS = new Set(['caPem']);
 
 export function describeConfig(config: Config): unknown {
   const { egress, ...rest } = config;
@@ -24,7 +26,7 @@ function toPlain(value: unknown, key: string): unknown {
       return formatListen(record as { host: string; port: number });
     }
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(record)) if (v !== undefined) out[k] = toPlain(v, k);
+    for (const [k, v] of Object.entries(record)) if (v !== undefined && !HIDDEN_KEYS.has(k)) out[k] = toPlain(v, k);
     return out;
   }
   return value;

@@ -16,6 +16,8 @@ export class ConfigError extends Error {
 export interface Upstream extends UpstreamConfig {
   name: string;
   hosts: string[];
+  /** contents of the `ca` file, read once here so a bad path is a config error at startup */
+  caPem?: string;
 }
 
 export interface Config extends Omit<ParsedConfig, 'service' | 'egress' | 'admin'> {
@@ -54,7 +56,9 @@ function readConfigFile(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`config: cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : 'unreadable';
+    throw new ConfigError(`config: cannot read "${file}": ${why} (${code ?? String(err)})`);
   }
   let doc: unknown;
   try {
@@ -145,6 +149,7 @@ function finish(parsed: ParsedConfig, env: Env): Config {
     ...u,
     name,
     hosts: (u.hosts ?? [u.url.host]).map((h) => h.toLowerCase()),
+    caPem: u.ca === undefined ? undefined : readCa(name, u.ca),
   }));
   checkUnique(upstreams, parsed);
   return {
@@ -153,6 +158,19 @@ function finish(parsed: ParsedConfig, env: Env): Config {
     egress: { listen: parsed.egress.listen, upstreams },
     admin: { listen: parsed.admin.listen, token: parsed.admin.token || undefined },
   };
+}
+
+function readCa(name: string, file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`egress.upstreams.${name}.ca: cannot read "${file}": ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(`egress.upstreams.${name}.ca: "${file}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return pem;
 }
 
 function checkUnique(upstreams: Upstream[], parsed: ParsedConfig): void {

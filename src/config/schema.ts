@@ -13,6 +13,8 @@ const retry = z
     maxBackoff: duration.prefault('2s'),
     /** retries may be at most this share of requests per upstream over the breaker's rolling window */
     budgetPercent: z.number().min(0).max(100).default(20),
+    /** retries always allowed per rolling window, so a quiet upstream still gets its retries */
+    budgetMinRetries: nonNegativeInt.default(10),
     /** a request body larger than this is streamed and never replayed */
     maxBodyBytes: nonNegativeInt.default(64 * 1024),
   })
@@ -35,6 +37,8 @@ const upstream = z.strictObject({
   hosts: z.array(z.string().min(1)).optional(),
   listen: listen.optional(),
   timeout: duration.prefault('10s'),
+  /** whole request, retries and backoff included; default timeout × (1 + retry.attempts) */
+  requestTimeout: duration.optional(),
   connections: positiveInt.max(4096).default(32),
   maxInflight: positiveInt.default(1000),
   ca: z.string().min(1).optional(),

@@ -1,22 +1,88 @@
-// Which upstream an egress request is for. Never an open proxy: anything that is not a
-// configured upstream is answered 404 here and goes nowhere.
+// Which upstream an egress request is for, in the design's order (the dedicated listeners are
+// separate pipelines that skip this): the absolute-form request line of an HTTP_PROXY client or
+// the Host header, matched against `hosts`; then a `/NAME/…` prefix on the shared port.
+//
+// Never an open proxy: the destination is always a configured upstream's own origin (its pool
+// can reach nothing else), never an address taken from the request. Anything that names no
+// upstream is a 404 here; a request-target that is not a plain path, or a path with
+// dot-segments (so `/stripe/../twilio/x` cannot mean one thing here and another upstream), is
+// a 400.
 import type { Upstream } from '../config/load.js';
 import type { Exchange } from '../proxy/exchange.js';
 import { rejection, type Rejection, type Target } from '../proxy/layer.js';
 
+const ABSOLUTE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** `.` or `..` as a path segment, also when spelled with %2e, %2f or backslashes. */
+export function hasDotSegment(path: string): boolean {
+  const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
+  for (const segment of decoded.split('/')) if (segment === '.' || segment === '..') return true;
+  return false;
+}
+
+/** "API.Stripe.com:443." → "api.stripe.com" */
+function hostname(host: string): string {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[')) h = h.slice(0, h.indexOf(']') + 1);
+  else if (h.includes(':')) h = h.slice(0, h.indexOf(':'));
+  return h.endsWith('.') ? h.slice(0, -1) : h;
+}
+
 export function createRouter(upstreams: Upstream[], targets: Map<string, Target>) {
   const names = upstreams.map((u) => u.name);
+  const byHost = new Map<string, Target>();
+  for (const u of upstreams) {
+    const target = targets.get(u.name)!;
+    for (const h of u.hosts) byHost.set(h, target);
+  }
+  const lookupHost = (host: string): Target | undefined => byHost.get(host.trim().toLowerCase()) ?? byHost.get(hostname(host));
+
   const unknown = (): Rejection =>
     rejection(404, 'unknown_upstream', 'no configured upstream matches this request', { details: { upstreams: names } });
+  const bad = (message: string): Rejection => rejection(400, 'bad_request', message);
 
-  /** the shared egress port: path prefix /NAME/… */
   return function resolve(ex: Exchange): Target | Rejection {
     const url = ex.upstreamPath;
-    const slash = url.indexOf('/', 1);
-    const name = url.slice(1, slash === -1 ? undefined : slash).split('?')[0];
-    const target = targets.get(name);
+
+    // 2a. HTTP_PROXY clients send the full URL; it names the destination, so it alone decides.
+    if (ABSOLUTE.test(url)) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        return bad('malformed absolute request URL');
+      }
+      if (parsed.protocol !== 'http:') return bad('only http:// URLs can be proxied; sidelight originates TLS itself');
+      if (parsed.username || parsed.password) return bad('credentials in the request URL are not accepted');
+      const target = lookupHost(parsed.host);
+      if (!target) return unknown();
+      // URL() already resolved dot-segments; the raw path is checked so both readings agree.
+      const authority = url.indexOf('//') + 2;
+      const pathEnd = url.slice(authority).search(/[?#]/);
+      const rawPath = pathEnd === -1 ? url.slice(authority) : url.slice(authority, authority + pathEnd);
+      if (hasDotSegment(rawPath.slice(Math.max(0, rawPath.indexOf('/'))))) return bad('request path contains dot-segments');
+      ex.upstreamPath = parsed.pathname + parsed.search;
+      return target;
+    }
+
+    // Anything but an origin-form path ("*", "evil.com:443", …) is not for us.
+    if (url.charCodeAt(0) !== 47 /* / */) return bad('request target must be a path');
+    if (hasDotSegment(ex.path)) return bad('request path contains dot-segments');
+
+    // 2b. The Host header names a configured API: the path goes as it is.
+    const host = ex.req.headers.host;
+    if (host) {
+      const target = lookupHost(host);
+      if (target) return target;
+    }
+
+    // 3. /NAME/… on the shared port, prefix stripped. The name must be a whole first segment.
+    const end = ex.path.indexOf('/', 1);
+    const name = ex.path.slice(1, end === -1 ? undefined : end);
+    const target = names.includes(name) ? targets.get(name) : undefined;
     if (!target) return unknown();
-    ex.upstreamPath = slash === -1 ? '/' + url.slice(1 + name.length) : url.slice(slash);
+    const rest = url.slice(1 + name.length);
+    ex.upstreamPath = rest === '' || rest.charCodeAt(0) === 63 /* ? */ ? `/${rest}` : rest;
     return target;
   };
 }

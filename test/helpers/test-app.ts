@@ -21,6 +21,8 @@ export interface TestApp {
   setReady(ready: boolean): void;
   /** requests currently being handled */
   inflight(): number;
+  /** answers every request waiting on /gate (and later ones) with 200 */
+  openGate(): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,7 @@ export interface TestApp {
  *  GET  /reset            destroys the socket before answering
  *  GET  /reset-mid-body   sends headers and part of the body, then destroys the socket
  *  GET  /hang             never answers (until the client leaves)
+ *  GET  /gate             waits until openGate() is called, then 200 {gated: true}
  *  GET  /healthz          200 or 503, see setReady
  *  GET  /hop              answers with hop-by-hop headers that must not reach the client
  *  WS   /ws               echoes messages; /ws-deny answers 401 instead of upgrading
@@ -42,6 +45,8 @@ export async function startTestApp(): Promise<TestApp> {
   const received: ReceivedRequest[] = [];
   let ready = true;
   let inflight = 0;
+  let gateOpen = false;
+  const gated: Array<() => void> = [];
   const server = createServer((req, res) => {
     inflight++;
     res.on('close', () => inflight--);
@@ -70,6 +75,12 @@ export async function startTestApp(): Promise<TestApp> {
       if (path.startsWith('/status/')) return json(Number(path.slice(8)) || 500, { status: Number(path.slice(8)) });
       if (path === '/slow') {
         setTimeout(() => json(200, { slept: Number(url.searchParams.get('ms')) }), Number(url.searchParams.get('ms') ?? 1000));
+        return;
+      }
+      if (path === '/gate') {
+        const answer = () => json(200, { gated: true });
+        if (gateOpen) answer();
+        else gated.push(answer);
         return;
       }
       if (path === '/healthz') return json(ready ? 200 : 503, { ready });
@@ -108,6 +119,10 @@ export async function startTestApp(): Promise<TestApp> {
     received,
     setReady: (value) => (ready = value),
     inflight: () => inflight,
+    openGate: () => {
+      gateOpen = true;
+      for (const answer of gated.splice(0)) answer();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();

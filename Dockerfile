@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# sidelight's container image: build with `docker build -t sidelight:0.1.0 .`
+#
+# Base: Node 24 LTS on Debian bookworm-slim rather than Alpine. glibc's resolver honours the
+# search/ndots settings Kubernetes writes into resolv.conf and falls back to TCP for large DNS
+# answers the way every upstream SDK expects; musl's differences there are a classic source of
+# "works locally, fails in the cluster" for a proxy whose job is resolving upstream hosts. The
+# size difference (~40 MB) is paid once per node, not per pod. Pin a digest in your own build.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# deps: production dependencies only, no install scripts (none of them need one).
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /opt/sidelight
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# build: the TypeScript compiler and the sources; nothing from here but dist/ reaches the image.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /opt/sidelight
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json && chmod 0755 dist/cli.js
+
+# runtime: node + production node_modules + dist + package.json (sidelight reads its version there).
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /opt/sidelight
+COPY --from=deps /opt/sidelight/node_modules ./node_modules
+COPY --from=build /opt/sidelight/dist ./dist
+COPY package.json ./
+RUN ln -s /opt/sidelight/dist/cli.js /usr/local/bin/sidelight
+# Numeric, so runAsNonRoot can verify it without an /etc/passwd entry. sidelight writes nothing
+# to disk (logs go to stdout), so the root filesystem can be read-only; /tmp is the only scratch.
+USER 10001:10001
+# ingress, egress (loopback by default: for the app in the same pod), admin
+EXPOSE 15080 15081 15090
+# No curl in slim images: node itself asks /live on the admin port.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "require('node:http').get('http://127.0.0.1:15090/live', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
+ENTRYPOINT ["sidelight"]
+CMD ["run"]

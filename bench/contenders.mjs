@@ -1,0 +1,114 @@
+// The rows of the benchmark, one object each: add a row by adding an object.
+// start(ctx) returns how to spawn the contender; ctx gives the port to listen on, the upstream
+// URL, the OTLP sink URL and a temp dir. `path` is what the load generator requests.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { has, merge } from './lib.mjs';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const CLI = here('../dist/cli.js');
+const node = process.execPath;
+
+/** sidelight with request id + access log on (to /dev/null), tracing off, metrics off, plus `extra`. */
+function sidelight(name, extra = {}, { via = 'ingress', env = {}, note = '' } = {}) {
+  return {
+    name,
+    group: 'sidelight',
+    note,
+    path: via === 'egress' ? '/bench/' : '/',
+    start(ctx) {
+      const listener = `127.0.0.1:${ctx.port}`;
+      const base = {
+        service: 'bench',
+        ingress: { listen: via === 'ingress' ? listener : '127.0.0.1:0', app: ctx.upstream, timeout: '30s' },
+        egress: { listen: via === 'egress' ? listener : '127.0.0.1:0' },
+        admin: { listen: '127.0.0.1:0' },
+        tracing: { exporter: 'none' },
+        metrics: { enabled: false },
+        logging: { level: 'info', accessLog: true },
+      };
+      const file = join(ctx.tmp, `${name}.json`);
+      writeFileSync(file, JSON.stringify(merge(base, typeof extra === 'function' ? extra(ctx) : extra)));
+      return { cmd: node, args: [...(ctx.nodeArgs ?? []), CLI, 'run', '--config', file], env: { OTEL_EXPORTER_OTLP_ENDPOINT: ctx.sinkUrl, ...env } };
+    },
+  };
+}
+
+const nodePeer = (name, script, env = {}) => ({
+  name,
+  group: 'node',
+  path: '/',
+  start: (ctx) => ({ cmd: node, args: [...(ctx.nodeArgs ?? []), here(script)], env: { PORT: String(ctx.port), UPSTREAM: ctx.upstream, ...env } }),
+});
+
+export const contenders = [
+  sidelight('sidelight', {}, { note: 'request id + access log' }),
+  sidelight('sidelight-metrics', { metrics: { enabled: true } }, { note: '+ RED metrics' }),
+  sidelight('sidelight-trace-0.01', { tracing: { exporter: 'otlp', sampleRatio: 0.01 } }, { note: '+ spans, 1 % sampled, OTLP' }),
+  sidelight('sidelight-trace-1.0', { tracing: { exporter: 'otlp', sampleRatio: 1 } }, { note: '+ spans, all sampled, OTLP' }),
+  sidelight(
+    'sidelight-egress',
+    (ctx) => ({
+      metrics: { enabled: true },
+      egress: { upstreams: { bench: { url: ctx.upstream, timeout: '10s', connections: 64, retry: { attempts: 2 }, breaker: { enabled: true } } } },
+    }),
+    { via: 'egress', note: 'egress /bench/: breaker + retry + metrics' },
+  ),
+  nodePeer('floor', './floor.mjs'),
+  nodePeer('@fastify/http-proxy', './peers/fastify-proxy.mjs'),
+  nodePeer('http-proxy', './peers/http-proxy.mjs', { PEER: 'http-proxy' }),
+  nodePeer('http-proxy-3', './peers/http-proxy.mjs', { PEER: 'http-proxy-3' }),
+  {
+    name: 'nginx',
+    group: 'reference',
+    path: '/',
+    available: () => has('/usr/sbin/nginx'),
+    start(ctx) {
+      const conf = join(ctx.tmp, 'nginx-proxy.conf');
+      writeFileSync(conf, nginxConf(ctx.tmp, 'proxy', ctx.port, `
+        location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }`, `
+      upstream up { server ${new URL(ctx.upstream).host}; keepalive 64; }`));
+      return { cmd: '/usr/sbin/nginx', args: ['-c', conf, '-p', ctx.tmp] };
+    },
+  },
+  {
+    name: 'haproxy',
+    group: 'reference',
+    path: '/',
+    available: () => has('/usr/sbin/haproxy'),
+    start(ctx) {
+      const conf = join(ctx.tmp, 'haproxy.cfg');
+      writeFileSync(
+        conf,
+        `global\n  nbthread 1\n  log stderr local0 emerg\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n` +
+          `  option http-keep-alive\nfrontend f\n  bind 127.0.0.1:${ctx.port}\n  default_backend b\n` +
+          `backend b\n  http-reuse always\n  server s1 ${new URL(ctx.upstream).host}\n`,
+      );
+      return { cmd: '/usr/sbin/haproxy', args: ['-db', '-f', conf] };
+    },
+  },
+];
+
+/** A single-process nginx (no master), so its CPU is one /proc entry. */
+export function nginxConf(tmp, tag, port, locations, httpExtra = '') {
+  return `daemon off;
+master_process off;
+worker_processes 1;
+pid ${join(tmp, `nginx-${tag}.pid`)};
+error_log ${join(tmp, `nginx-${tag}.err`)} error;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 65;
+  client_body_temp_path ${join(tmp, `body-${tag}`)};
+  proxy_temp_path ${join(tmp, `proxy-${tag}`)};
+  ${httpExtra}
+  server {
+    listen 127.0.0.1:${port} reuseport;
+    ${locations}
+  }
+}
+`;
+}

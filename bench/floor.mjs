@@ -1,0 +1,48 @@
+// The floor: the least a Node proxy on undici can do per request. node:http in, Pool.dispatch
+// out with the new handler API, bodies streamed with backpressure, hop-by-hop headers dropped,
+// X-Forwarded-For set; no request id, no log, no metrics, no spans.
+import { createServer } from 'node:http';
+import { Pool } from 'undici';
+
+const port = Number(process.env.PORT);
+const upstream = process.env.UPSTREAM;
+const pool = new Pool(upstream, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0 });
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+
+class Handler {
+  constructor(res) {
+    this.res = res;
+  }
+  onRequestStart() {}
+  onResponseStart(controller, status, headers) {
+    for (const name of HOP) delete headers[name];
+    this.res.writeHead(status, headers);
+  }
+  onResponseData(controller, chunk) {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+  onResponseEnd() {
+    this.res.end();
+  }
+  onResponseError(_controller, err) {
+    if (this.res.headersSent) this.res.destroy(err);
+    else {
+      this.res.writeHead(502);
+      this.res.end();
+    }
+  }
+}
+
+createServer((req, res) => {
+  const raw = req.rawHeaders;
+  const headers = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
+  }
+  headers.push('x-forwarded-for', req.socket.remoteAddress ?? '');
+  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  pool.dispatch({ path: req.url, method: req.method, headers, body: hasBody ? req : null }, new Handler(res));
+}).listen(port, '127.0.0.1', () => console.log(`floor on ${port}`));

@@ -1,0 +1,165 @@
+// npm run bench: every contender in turn against the same upstream and the same load.
+//   node bench/run.mjs [--only a,b] [--duration 10] [--connections 50] [--warmup 3]
+//                      [--rate 1000] [--rate-duration 5] [--profile NAME]
+// Per row: req/s under wrk (closed loop), CPU µs of the proxy process per request (utime+stime
+// from /proc over the measured run ÷ requests), RSS at the end, p50/p99 at a fixed request rate.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { contenders, nginxConf } from './contenders.mjs';
+import { cpuSeconds, freePort, has, rssMB, startProcess, waitFor200 } from './lib.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '1000' },
+    'rate-duration': { type: 'string', default: '5' },
+    profile: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const duration = Number(opts.duration);
+const connections = Number(opts.connections);
+const only = opts.only?.split(',').map((s) => s.trim());
+const WRK = '/usr/bin/wrk';
+const tmp = mkdtempSync(join(tmpdir(), 'sidelight-bench-'));
+const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+
+async function startUpstream() {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  if (has('/usr/sbin/nginx')) {
+    const conf = join(tmp, 'nginx-upstream.conf');
+    writeFileSync(conf, nginxConf(tmp, 'upstream', port, `location / { default_type text/plain; return 200 "hello from the bench upstream\\n"; }`));
+    const proc = startProcess({ cmd: '/usr/sbin/nginx', args: ['-c', conf, '-p', tmp] });
+    await waitFor200(url, proc);
+    return { url, kind: 'nginx', stop: () => proc.stop() };
+  }
+  const body = 'hello from the bench upstream\n';
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return { url, kind: 'node:http', stop: () => new Promise((r) => server.close(r)) };
+}
+
+async function startSink() {
+  const port = await freePort();
+  const proc = startProcess({ cmd: process.execPath, args: [fileURLToPath(new URL('./peers/otlp-sink.mjs', import.meta.url))], env: { PORT: String(port) } });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor200(`${url}/v1/traces`, proc);
+  return { url, stop: () => proc.stop() };
+}
+
+/** Closed-loop load: wrk when installed, else autocannon. */
+async function load(url, seconds) {
+  if (has(WRK)) {
+    const out = execFileSync(WRK, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+    const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+    const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + Number((/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out) ?? []).slice(1).reduce((a, b) => a + Number(b), 0));
+    return { requests, rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0), errors, tool: 'wrk' };
+  }
+  const r = await autocannon({ url, connections, duration: seconds });
+  return { requests: r.requests.total, rps: r.requests.average, errors: r.non2xx + r.errors, tool: 'autocannon' };
+}
+
+/** Open-loop latency at a fixed rate: what a user sees when the proxy is not saturated. */
+async function latencyAt(url, rate, seconds) {
+  const r = await autocannon({ url, connections: 10, overallRate: rate, duration: seconds });
+  return { p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors };
+}
+
+async function measure(c, ctxBase) {
+  const port = await freePort();
+  const ctx = { ...ctxBase, port, nodeArgs: opts.profile === c.name ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`] : [] };
+  const proc = startProcess(c.start(ctx));
+  const url = `http://127.0.0.1:${port}${c.path ?? '/'}`;
+  try {
+    await waitFor200(url, proc);
+    await load(url, Number(opts.warmup));
+    const before = cpuSeconds(proc.pid);
+    const run = await load(url, duration);
+    const cpu = cpuSeconds(proc.pid) - before;
+    const rss = rssMB(proc.pid);
+    const lat = Number(opts.rate) > 0 ? await latencyAt(url, Number(opts.rate), Number(opts['rate-duration'])) : { p50: NaN, p99: NaN, errors: 0 };
+    return { name: c.name, note: c.note ?? '', rps: run.rps, cpuUs: (cpu * 1e6) / run.requests, rss, p50: lat.p50, p99: lat.p99, errors: run.errors + lat.errors, tool: run.tool };
+  } finally {
+    await proc.stop();
+  }
+}
+
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
+
+function table(rows, floor) {
+  const lines = [
+    '| contender | req/s | CPU µs/req | × floor | RSS MB | p50 ms @rate | p99 ms @rate | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const ratio = floor ? r.cpuUs / floor.cpuUs : NaN;
+    lines.push(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${fmt(r.rps)} | ${fmt(r.cpuUs, 1)} | ${fmt(ratio, 2)} | ${fmt(r.rss)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} |`);
+  }
+  return lines.join('\n');
+}
+
+function checks(byName) {
+  const out = [];
+  const check = (label, a, b, ok, detail) => {
+    if (!a || !b) return out.push(`- [skip] ${label}: needs both rows`);
+    out.push(`- [${ok(a, b) ? 'pass' : 'FAIL'}] ${label}: ${detail(a, b)}`);
+  };
+  const s = byName.get('sidelight');
+  check('sidelight CPU/req ≤ 1.15× floor', s, byName.get('floor'), (a, b) => a.cpuUs <= 1.15 * b.cpuUs, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs = ${fmt(a.cpuUs / b.cpuUs, 2)}×`);
+  check('sidelight req/s ≥ 1.5× @fastify/http-proxy', s, byName.get('@fastify/http-proxy'), (a, b) => a.rps >= 1.5 * b.rps, (a, b) => `${fmt(a.rps)} vs ${fmt(b.rps)} = ${fmt(a.rps / b.rps, 2)}×`);
+  check('metrics on within 5 % of off (CPU/req)', byName.get('sidelight-metrics'), s, (a, b) => a.cpuUs <= 1.05 * b.cpuUs, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs = ${fmt(a.cpuUs / b.cpuUs, 3)}×`);
+  check('tracing 1.0 ≤ 1.2× tracing off (CPU/req)', byName.get('sidelight-trace-1.0'), s, (a, b) => a.cpuUs <= 1.2 * b.cpuUs, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs = ${fmt(a.cpuUs / b.cpuUs, 2)}×`);
+  return out.join('\n');
+}
+
+const selected = contenders.filter((c) => (!only || only.includes(c.name)) && (!c.available || c.available()));
+mkdirSync(resultsDir, { recursive: true });
+const upstream = await startUpstream();
+const sink = await startSink();
+const rows = [];
+try {
+  for (const c of selected) {
+    process.stderr.write(`bench: ${c.name} … `);
+    try {
+      const row = await measure(c, { upstream: upstream.url, sinkUrl: sink.url, tmp });
+      rows.push(row);
+      process.stderr.write(`${fmt(row.rps)} req/s, ${fmt(row.cpuUs, 1)} µs/req\n`);
+    } catch (err) {
+      process.stderr.write(`failed: ${err.message}\n`);
+    }
+  }
+} finally {
+  await sink.stop();
+  await upstream.stop();
+}
+
+const byName = new Map(rows.map((r) => [r.name, r]));
+const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+const report = `# sidelight bench, ${new Date().toISOString()}
+
+Machine: ${cpus().length} cores (nproc), ${cpuModel}; Node ${process.version}; upstream: ${upstream.kind} on loopback;
+load: ${rows[0]?.tool ?? 'wrk'} -c${connections} for ${duration} s after a ${opts.warmup} s warm-up; latency: autocannon at ${opts.rate} req/s for ${opts['rate-duration']} s.
+Command: \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\`
+
+${table(rows, byName.get('floor'))}
+
+Targets:
+${checks(byName)}
+`;
+console.log(report);
+writeFileSync(opts.out ?? join(resultsDir, 'latest.md'), report);

@@ -1,0 +1,108 @@
+// Per-try egress metrics: http_client_request_duration_seconds (one observation per try, retries
+// included) and http_client_active_requests{upstream}. An undici interceptor, so it sees exactly
+// what each try did: the status, or the failure (timeout, refused, reset, TLS, circuit open, …).
+// Compose it outside the breaker and bulkhead so their local refusals are counted too.
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { classify } from '../proxy/errors.js';
+import type { Exchange } from '../proxy/exchange.js';
+import type { ProxyDispatchOptions, ResponseHeaders, TryInterceptorFactory } from '../proxy/layer.js';
+import type { HistogramSeries, ValueSeries } from '../telemetry/metric-family.js';
+import { METHODS, errorTypeIndex, errorTypeLabel, methodIndex, seriesKey, statusIndex, statusLabel } from '../telemetry/labels.js';
+import type { Metrics } from '../telemetry/metrics.js';
+
+type Controller = Dispatcher.DispatchController;
+
+/** One upstream's series: bound on first use per (method, status, error type), then reused. */
+class UpstreamTries {
+  private readonly cache = new Map<number, HistogramSeries>();
+  readonly active: ValueSeries;
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly upstream: string,
+  ) {
+    this.active = metrics.clientActiveFor(upstream);
+  }
+
+  record(method: number, status: number, errorType: string | undefined, seconds: number, ex: Exchange | undefined): void {
+    this.active.value--;
+    const e = errorTypeIndex(errorType);
+    const key = seriesKey(method, status, e);
+    let series = this.cache.get(key);
+    if (series === undefined) {
+      series = this.metrics.clientDuration.child([this.upstream, METHODS[method], statusLabel(status), errorTypeLabel(e)]);
+      if (!series.overflow) this.cache.set(key, series);
+    }
+    if (ex !== undefined && ex.traceSampled && ex.traceId) series.observeWithTrace(seconds, ex.traceId);
+    else series.observe(seconds);
+  }
+}
+
+/** Forwards every callback unchanged and records the try once, when it ends either way. */
+class TryMetricsHandler implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private done = false;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    private readonly handler: Dispatcher.DispatchHandler,
+    private readonly tries: UpstreamTries,
+    private readonly method: number,
+    private readonly ex: Exchange | undefined,
+  ) {}
+
+  finish(errorType: string | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.tries.record(this.method, statusIndex(this.status), errorType, (performance.now() - this.startedAt) / 1000, this.ex);
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: Duplex): void {
+    this.status = statusCode;
+    this.finish(undefined);
+    this.handler.onRequestUpgrade?.(controller, statusCode, headers as never, socket);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
+    this.status = statusCode;
+    this.handler.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.handler.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
+    // The client semantic conventions make a 5xx answer an error typed by its status code.
+    this.finish(this.status >= 500 ? statusLabel(statusIndex(this.status)) : undefined);
+    this.handler.onResponseEnd?.(controller, trailers as never);
+  }
+
+  onResponseError(controller: Controller, err: Error): void {
+    this.finish(classify(err).errorType);
+    this.handler.onResponseError?.(controller, err);
+  }
+}
+
+/** The per-try metrics interceptor, built once per upstream. */
+export function clientMetricsInterceptor(metrics: Metrics): TryInterceptorFactory {
+  return (upstream) => {
+    const tries = new UpstreamTries(metrics, upstream);
+    return (dispatch) => (opts, handler) => {
+      const method = methodIndex(opts.method);
+      const wrapped = new TryMetricsHandler(handler, tries, method, (opts as ProxyDispatchOptions).exchange);
+      tries.active.value++;
+      try {
+        return dispatch(opts, wrapped);
+      } catch (err) {
+        wrapped.finish(classify(err).errorType);
+        throw err;
+      }
+    };
+  };
+}

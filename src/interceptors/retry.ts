@@ -1,0 +1,300 @@
+// Safe retries for one upstream, as the outermost undici interceptor: each retry is a new
+// dispatch down the chain, so metrics, client spans and the breaker see every try.
+//
+// Retried: connect errors, resets before any response byte, and 502/503/504 answers, for
+// idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) and for POST/PATCH that carry an
+// Idempotency-Key (the API then deduplicates, as Stripe's does). Never retried: anything once
+// part of the response went to the app, bodies larger than maxBodyBytes (they are streamed,
+// not buffered), sidelight's own refusals (circuit open, overloaded), upgrades. Each retry
+// waits a full-jitter backoff capped by maxBackoff and by the request's remaining time, and
+// must fit the upstream's retry budget.
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { backoffDelay } from '../egress/backoff.js';
+import type { EgressObserver } from '../egress/observer.js';
+import type { RetryBudget } from '../egress/retry-budget.js';
+import { ClientAbortedError, LocalFailure, UpstreamTimeoutError } from '../proxy/errors.js';
+import type { ProxyDispatchOptions, ResponseHeaders } from '../proxy/layer.js';
+
+type Controller = Dispatcher.DispatchController;
+type Handler = Dispatcher.DispatchHandler;
+type Dispatch = (opts: ProxyDispatchOptions, handler: Handler) => boolean;
+
+export interface RetryOptions {
+  upstream: string;
+  attempts: number;
+  backoff: number;
+  maxBackoff: number;
+  maxBodyBytes: number;
+  /** per-try timeout (ms): a retry gets at most this, or what is left of the request */
+  timeout: number;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const RETRY_STATUSES = new Set([502, 503, 504]);
+
+/** Whether the method may be sent twice: idempotent, or made so by an Idempotency-Key. */
+export function retryableMethod(method: string, headers: ProxyDispatchOptions['headers']): boolean {
+  if (IDEMPOTENT.has(method)) return true;
+  if (method !== 'POST' && method !== 'PATCH') return false;
+  if (!Array.isArray(headers)) return false;
+  for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'idempotency-key') return true;
+  return false;
+}
+
+/** The retry reason for a transport error seen before any response byte, or undefined. */
+export function retryableError(err: Error): string | undefined {
+  if (err instanceof LocalFailure || err instanceof ClientAbortedError || err instanceof UpstreamTimeoutError) return undefined;
+  const e = err as { code?: string; cause?: { code?: string } };
+  const codes = [e.code, e.cause?.code];
+  if (codes.includes('ECONNREFUSED')) return 'connection_refused';
+  if (codes.includes('UND_ERR_CONNECT_TIMEOUT')) return 'connect_timeout';
+  if (codes.includes('EAI_AGAIN')) return 'dns';
+  if (codes.some((c) => c === 'ECONNRESET' || c === 'EPIPE' || c === 'UND_ERR_SOCKET' || c === 'UND_ERR_CLOSED')) return 'connection_reset';
+  return undefined;
+}
+
+/** Up front: can this request be retried at all, and with what body? */
+function header(headers: ProxyDispatchOptions['headers'], name: string): string | undefined {
+  if (!Array.isArray(headers)) return undefined;
+  for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
+  return undefined;
+}
+
+function isStreamBody(body: unknown): body is AsyncIterable<Buffer> {
+  return body !== null && typeof body === 'object' && Symbol.asyncIterator in (body as object) && !Buffer.isBuffer(body);
+}
+
+/** Reads a body into memory up to `max` bytes; beyond that, hands back a stream of it all. */
+async function bufferBody(body: AsyncIterable<Buffer>, max: number): Promise<{ buffer?: Buffer; stream?: AsyncIterable<Buffer> }> {
+  const it = body[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return { buffer: Buffer.concat(chunks, size) };
+    const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > max) return { stream: replayThenRest(chunks, it) };
+  }
+}
+
+async function* replayThenRest(chunks: Buffer[], it: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield* chunks;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+/**
+ * One request's tries. It is the controller the app-side handler sees: pause/resume/abort go
+ * to whichever try is current, and an abort between tries ends the request at once.
+ */
+class RetryingRequest implements Controller {
+  attempt = 0;
+  private current: Controller | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+  private finished = false;
+  /** the current try's response head went to the app: from here on, no retry */
+  committed = false;
+  aborted = false;
+  paused = false;
+  reason: Error | null = null;
+  body: ProxyDispatchOptions['body'];
+  replayable: boolean;
+
+  constructor(
+    private readonly dispatch: Dispatch,
+    private readonly opts: ProxyDispatchOptions,
+    readonly handler: Handler,
+    private readonly options: RetryOptions,
+    private readonly budget: RetryBudget,
+    private readonly observers: readonly EgressObserver[],
+  ) {
+    this.body = opts.body;
+    this.replayable = !isStreamBody(opts.body);
+  }
+
+  start(): boolean {
+    this.handler.onRequestStart?.(this, {});
+    const body = this.opts.body;
+    if (!isStreamBody(body)) return this.send();
+    const length = Number(header(this.opts.headers, 'content-length') ?? NaN);
+    if (length > this.options.maxBodyBytes) return this.send();
+    // Small enough to replay: read it first (a loopback app sends it in microseconds).
+    bufferBody(body, this.options.maxBodyBytes).then(
+      ({ buffer, stream }) => {
+        if (this.finished) return;
+        this.body = buffer ?? (stream as unknown as ProxyDispatchOptions['body']);
+        this.replayable = buffer !== undefined;
+        this.send();
+      },
+      (err: Error) => this.fail(err),
+    );
+    return true;
+  }
+
+  send(): boolean {
+    if (this.finished) return true;
+    this.current = undefined;
+    const opts: ProxyDispatchOptions = { ...this.opts, body: this.body, attempt: this.attempt };
+    if (this.attempt > 0) opts.headersTimeout = Math.max(1, Math.min(this.options.timeout, this.remaining()));
+    try {
+      return this.dispatch(opts, new TryHandler(this, this.attempt));
+    } catch (err) {
+      this.fail(err as Error);
+      return true;
+    }
+  }
+
+  /** ms left of the whole request (the in-flight registry's deadline) */
+  remaining(): number {
+    const ex = this.opts.exchange;
+    return ex && ex.deadline > 0 ? ex.deadline - performance.now() : Infinity;
+  }
+
+  /**
+   * Decides whether the failed try `reason` is retried; when yes the budget is spent and the
+   * delay chosen. Order matters: the budget is only charged for retries that would happen.
+   */
+  mayRetry(reason: string): number | undefined {
+    if (this.aborted || this.committed || !this.replayable || this.attempt >= this.options.attempts) return undefined;
+    const delay = Math.min(backoffDelay(this.attempt + 1, this.options.backoff, this.options.maxBackoff), this.options.maxBackoff);
+    if (delay >= this.remaining()) return undefined;
+    if (!this.budget.tryAcquire()) {
+      for (const o of this.observers) o.retryBudgetExhausted(this.options.upstream);
+      return undefined;
+    }
+    for (const o of this.observers) o.retried(this.options.upstream, reason);
+    return delay;
+  }
+
+  retryAfter(delay: number): void {
+    this.current = undefined;
+    this.attempt++;
+    if (this.aborted || this.finished) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.send();
+    }, delay);
+  }
+
+  setCurrent(controller: Controller): void {
+    this.current = controller;
+    if (this.aborted) controller.abort(this.reason as Error);
+    else if (this.paused) controller.pause();
+  }
+
+  /** the request is over with an error: tell the app side once */
+  fail(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.handler.onResponseError?.(this, err);
+  }
+
+  end(): void {
+    this.finished = true;
+  }
+
+  isFinished(): boolean {
+    return this.finished;
+  }
+
+  // Controller, as seen by the app-side handler.
+  abort(reason: Error): void {
+    if (this.aborted || this.finished) return;
+    this.aborted = true;
+    this.reason = reason;
+    if (this.current) this.current.abort(reason);
+    // Between tries, buffering, or still queued in the pool: nothing undici would report back.
+    else this.fail(reason);
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.current?.pause();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.current?.resume();
+  }
+}
+
+/** One try of a RetryingRequest: either held back (to be retried) or passed to the app. */
+class TryHandler implements Handler {
+  /** this try's answer is a retryable status: its body is read and dropped, then we retry */
+  private discard: number | undefined = undefined;
+
+  constructor(
+    private readonly request: RetryingRequest,
+    private readonly attempt: number,
+  ) {}
+
+  onRequestStart(controller: Controller): void {
+    this.request.setCurrent(controller);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: Duplex): void {
+    // Upgrades bypass the retry interceptor; forward anyway for completeness.
+    this.request.committed = true;
+    this.request.end();
+    this.request.handler.onRequestUpgrade?.(this.request, statusCode, headers as never, socket);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
+    const request = this.request;
+    if (request.isFinished()) return controller.abort(request.reason ?? new ClientAbortedError());
+    if (RETRY_STATUSES.has(statusCode)) {
+      const delay = request.mayRetry(`status_${statusCode}`);
+      if (delay !== undefined) {
+        this.discard = delay;
+        return;
+      }
+    }
+    request.committed = true;
+    request.handler.onResponseStart?.(request, statusCode, headers as never, statusMessage);
+  }
+
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    if (this.discard !== undefined || this.request.isFinished()) return;
+    this.request.handler.onResponseData?.(this.request, chunk);
+  }
+
+  onResponseEnd(_controller: Controller, trailers: ResponseHeaders): void {
+    const request = this.request;
+    if (this.discard !== undefined) return request.retryAfter(this.discard);
+    if (request.isFinished()) return;
+    request.end();
+    request.handler.onResponseEnd?.(request, trailers as never);
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    const request = this.request;
+    if (request.isFinished()) return;
+    if (request.aborted) return request.fail(request.reason ?? err);
+    // Already decided to retry this answer; a broken body changes nothing.
+    if (this.discard !== undefined) return request.retryAfter(this.discard);
+    const reason = request.committed ? undefined : retryableError(err);
+    const delay = reason === undefined ? undefined : request.mayRetry(reason);
+    if (delay !== undefined) return request.retryAfter(delay);
+    request.fail(err);
+  }
+
+  get tryNumber(): number {
+    return this.attempt;
+  }
+}
+
+export function retryInterceptor(options: RetryOptions, budget: RetryBudget, observers: readonly EgressObserver[]): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) =>
+    function retrying(opts: ProxyDispatchOptions, handler: Handler): boolean {
+      budget.recordRequest();
+      if (options.attempts === 0 || opts.upgrade || !retryableMethod(opts.method, opts.headers)) return dispatch(opts, handler);
+      return new RetryingRequest(dispatch as Dispatch, opts, handler, options, budget, observers).start();
+    };
+}

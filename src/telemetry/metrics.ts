@@ -1,0 +1,198 @@
+// sidelight's metrics: every family in the design's Metrics section, the egress observer that
+// feeds the breaker and retry counters, scrape-time readings (pools, readiness, drain) and
+// prom-client's default process metrics. Rendered on the admin port by src/admin/metrics-route.ts.
+import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
+import type { BreakerState, EgressObserver } from '../egress/observer.js';
+import { VERSION } from '../version.js';
+import { HistogramFamily, ValueFamily, type Format, type OverflowSink, type ValueSeries } from './metric-family.js';
+
+export const CONTENT_TYPE: Record<Format, string> = {
+  text: Registry.PROMETHEUS_CONTENT_TYPE,
+  openmetrics: Registry.OPENMETRICS_CONTENT_TYPE,
+};
+
+/** OpenTelemetry HTTP semantic-convention boundaries, seconds */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
+
+export const SERVER_LABELS = ['http_request_method', 'http_response_status_code', 'http_route', 'error_type'] as const;
+export const CLIENT_LABELS = ['upstream', 'http_request_method', 'http_response_status_code', 'error_type'] as const;
+
+const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 };
+const POOL_STATES = ['connected', 'free', 'pending', 'queued', 'running'] as const;
+
+/** prom-client's default gauges whose names end in _total, which `promtool check metrics` rejects */
+const LINT_FAILING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+export interface PoolStatsSource {
+  readonly stats: { connected: number; free: number; pending: number; queued: number; running: number };
+}
+
+export interface MetricsOptions {
+  /** series per family before new label sets fold into the overflow series */
+  maxSeries: number;
+}
+
+export class Metrics implements EgressObserver, OverflowSink {
+  readonly serverDuration: HistogramFamily;
+  readonly clientDuration: HistogramFamily;
+  /** requests being served on ingress; a plain number the layer bumps */
+  serverActive = 0;
+  readonly clientActive: ValueFamily;
+  private readonly breakerState: ValueFamily;
+  private readonly breakerTransitions: ValueFamily;
+  private readonly breakerRejections: ValueFamily;
+  private readonly bulkheadRejections: ValueFamily;
+  private readonly retries: ValueFamily;
+  private readonly budgetExhausted: ValueFamily;
+  private readonly egressRejections: ValueFamily;
+  private readonly overflow: ValueFamily;
+  private readonly pool: ValueFamily;
+  private readonly serverActiveGauge: ValueFamily;
+  private readonly ready: ValueFamily;
+  private readonly draining: ValueFamily;
+  private readonly buildInfo: ValueFamily;
+  private readonly families: Array<HistogramFamily | ValueFamily>;
+  private readonly scrapeReadings: Array<() => void> = [];
+  /** default process metrics, one registry per format: prom-client renames counters in place for OpenMetrics */
+  private readonly defaults = new Map<Format, Registry<RegistryContentType>>();
+
+  constructor(options: MetricsOptions) {
+    const max = options.maxSeries;
+    this.serverDuration = new HistogramFamily(
+      'http_server_request_duration_seconds',
+      'Duration of inbound HTTP requests through the ingress listener, seconds.',
+      SERVER_LABELS,
+      DURATION_BUCKETS,
+      max,
+      this,
+    );
+    this.clientDuration = new HistogramFamily(
+      'http_client_request_duration_seconds',
+      'Duration of each outbound HTTP try to an upstream, seconds; one observation per try.',
+      CLIENT_LABELS,
+      DURATION_BUCKETS,
+      max,
+      this,
+    );
+    const gauge = (name: string, help: string, labels: readonly string[] = []) => new ValueFamily('gauge', name, help, labels, max, this);
+    const counter = (name: string, help: string, labels: readonly string[]) => new ValueFamily('counter', name, help, labels, max, this);
+    this.serverActiveGauge = gauge('http_server_active_requests', 'Inbound requests being served now.');
+    this.clientActive = gauge('http_client_active_requests', 'Outbound tries in flight now, per upstream.', ['upstream']);
+    this.breakerState = gauge('sidelight_circuit_breaker_state', 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open.', ['upstream']);
+    this.breakerTransitions = counter('sidelight_circuit_breaker_transitions_total', 'Circuit breaker state changes, by the state entered.', ['upstream', 'to']);
+    this.breakerRejections = counter('sidelight_circuit_breaker_rejections_total', 'Tries refused because the circuit was open.', ['upstream']);
+    this.bulkheadRejections = counter('sidelight_upstream_bulkhead_rejections_total', "Tries refused because the upstream's maxInflight was reached.", ['upstream']);
+    this.retries = counter('sidelight_upstream_retries_total', 'Retries sent, by the reason of the failed try.', ['upstream', 'reason']);
+    this.budgetExhausted = counter('sidelight_upstream_retry_budget_exhausted_total', 'Retries not sent because the retry budget was spent.', ['upstream']);
+    this.egressRejections = counter('sidelight_egress_rejections_total', 'Egress requests answered by sidelight before an upstream was chosen (unknown upstream, overloaded).', ['listener', 'reason']);
+    // Not capped by maxSeries: one series per family at most, and it must never fold into itself.
+    this.overflow = new ValueFamily('counter', 'sidelight_metrics_overflow_total', 'Observations folded into a family\'s overflow series because it reached metrics.maxSeries.', ['metric'], 1000);
+    this.pool = gauge('sidelight_upstream_pool', 'Connection pool per upstream, read at scrape time ("app" is the ingress pool).', ['upstream', 'state']);
+    this.ready = gauge('sidelight_ready', '1 when /ready answers 200.');
+    this.draining = gauge('sidelight_draining', '1 while the sidecar drains after SIGTERM or POST /drain.');
+    this.buildInfo = gauge('sidelight_build_info', 'Always 1; the labels say which sidelight and Node.js run.', ['version', 'node']);
+    this.buildInfo.child([VERSION, process.version]).value = 1;
+    this.families = [
+      this.serverDuration,
+      this.serverActiveGauge,
+      this.clientDuration,
+      this.clientActive,
+      this.breakerState,
+      this.breakerTransitions,
+      this.breakerRejections,
+      this.bulkheadRejections,
+      this.retries,
+      this.budgetExhausted,
+      this.egressRejections,
+      this.pool,
+      this.ready,
+      this.draining,
+      this.buildInfo,
+      this.overflow,
+    ];
+    this.defaultRegistry('text');
+  }
+
+  // OverflowSink
+  overflowed(family: string): void {
+    this.overflow.child([family]).value++;
+  }
+
+  /** the active-requests series of one upstream, bound once by the client interceptor */
+  clientActiveFor(upstream: string): ValueSeries {
+    return this.clientActive.child([upstream]);
+  }
+
+  countEgressRejection(listener: string, reason: string): void {
+    this.egressRejections.child([listener, reason]).value++;
+  }
+
+  // EgressObserver
+  breakerStateChanged(upstream: string, to: BreakerState): void {
+    this.breakerState.child([upstream]).value = BREAKER_STATE_VALUE[to];
+    this.breakerTransitions.child([upstream, to]).value++;
+  }
+
+  breakerRejected(upstream: string): void {
+    this.breakerRejections.child([upstream]).value++;
+  }
+
+  bulkheadRejected(upstream: string): void {
+    this.bulkheadRejections.child([upstream]).value++;
+  }
+
+  retried(upstream: string, reason: string): void {
+    this.retries.child([upstream, reason]).value++;
+  }
+
+  retryBudgetExhausted(upstream: string): void {
+    this.budgetExhausted.child([upstream]).value++;
+  }
+
+  /** every configured upstream shows a closed breaker and zero counts before anything happens */
+  declareUpstream(upstream: string): void {
+    this.breakerState.child([upstream]);
+    this.breakerRejections.child([upstream]);
+    this.clientActive.child([upstream]);
+  }
+
+  /** pool stats are read when Prometheus scrapes, never per request */
+  watchPool(upstream: string, pool: PoolStatsSource): void {
+    const series = POOL_STATES.map((state) => this.pool.child([upstream, state]));
+    this.scrapeReadings.push(() => {
+      const stats = pool.stats;
+      for (let i = 0; i < POOL_STATES.length; i++) series[i].value = stats[POOL_STATES[i]];
+    });
+  }
+
+  watchLifecycle(state: { ready(): boolean; draining(): boolean }): void {
+    const ready = this.ready.child([]);
+    const draining = this.draining.child([]);
+    this.scrapeReadings.push(() => {
+      ready.value = state.ready() ? 1 : 0;
+      draining.value = state.draining() ? 1 : 0;
+    });
+  }
+
+  async render(format: Format): Promise<string> {
+    for (const read of this.scrapeReadings) read();
+    this.serverActiveGauge.child([]).value = this.serverActive;
+    let out = '';
+    for (const f of this.families) out += f.render(format);
+    // prom-client's default metrics come last: in OpenMetrics its output carries the closing "# EOF".
+    return out + (await this.defaultRegistry(format).metrics());
+  }
+
+  private defaultRegistry(format: Format): Registry<RegistryContentType> {
+    let registry = this.defaults.get(format);
+    if (!registry) {
+      registry = new Registry<RegistryContentType>();
+      registry.setContentType(CONTENT_TYPE[format] as RegistryContentType);
+      collectDefaultMetrics({ register: registry });
+      for (const name of LINT_FAILING_DEFAULTS) registry.removeSingleMetric(name);
+      this.defaults.set(format, registry);
+    }
+    return registry;
+  }
+}
+

@@ -1,0 +1,117 @@
+// Config errors as a user meets them: one message naming the key, exit 2, never a stack trace;
+// `sidelight check` and GET /config show the effective config with secrets redacted.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { send } from '../helpers/http.js';
+import { runCli, startSidelight, writeConfig, type RunningSidelight } from '../helpers/sidelight.js';
+
+const STACK = /\n\s+at .+:\d+/;
+
+function rawFile(text: string, name = 'sidelight.yaml'): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'sidelight-cfg-')), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+async function expectConfigError(args: string[], ...fragments: string[]) {
+  const { code, stderr, stdout } = await runCli(args);
+  expect(code, stderr).toBe(2);
+  for (const f of fragments) expect(stderr).toContain(f);
+  expect(stderr).not.toMatch(STACK);
+  expect(stdout).toBe('');
+}
+
+describe('bad config', () => {
+  it('names an unknown key', () =>
+    expectConfigError(['check', '--config', writeConfig({ ingress: { app: 'http://127.0.0.1:8080', tiemout: '5s' } })], 'ingress.tiemout: unknown key'));
+
+  it('names a bad duration', () =>
+    expectConfigError(['check', '--config', writeConfig({ drain: { timeout: '10 parsecs' } })], 'drain.timeout', 'invalid duration "10 parsecs"'));
+
+  it('names a bare number where a duration is wanted', () =>
+    expectConfigError(['check', '--config', writeConfig({ ingress: { timeout: 30 } })], 'ingress.timeout'));
+
+  it('names a bad URL, from the file and from a flag', async () => {
+    await expectConfigError(['check', '--config', writeConfig({ ingress: { app: 'ftp://example.com' } })], 'ingress.app', 'invalid URL');
+    await expectConfigError(['run', '--app', 'not a url'], 'ingress.app', 'invalid URL');
+  });
+
+  it('names a bad listen address', () =>
+    expectConfigError(['check', '--config', writeConfig({ admin: { listen: '127.0.0.1:99999' } })], 'admin.listen', 'invalid listen address'));
+
+  it('names the listener whose port is in use', async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      await expectConfigError(['run', '--ingress', `127.0.0.1:${port}`, '--egress', '127.0.0.1:0', '--admin', '127.0.0.1:0'], 'ingress.listen', 'already in use');
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+  });
+
+  it('names a missing file and invalid YAML', async () => {
+    await expectConfigError(['check', '--config', '/nonexistent/sidelight.yaml'], '/nonexistent/sidelight.yaml', 'ENOENT');
+    await expectConfigError(['check', '--config', rawFile('ingress:\n  app: [unclosed\n')], 'not valid YAML');
+  });
+
+  it('names a bad --upstream flag and an unknown flag (usage errors are exit 2 too)', async () => {
+    await expectConfigError(['run', '--upstream', 'stripe'], '--upstream', 'NAME=URL');
+    const { code, stderr } = await runCli(['run', '--no-such-flag']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--no-such-flag');
+  });
+});
+
+describe('effective config', () => {
+  const started: RunningSidelight[] = [];
+  afterAll(() => Promise.all(started.map((s) => s.stop())));
+
+  it('`sidelight check` prints it with defaults filled in and admin.token redacted', async () => {
+    const file = writeConfig({ service: 'checkout', admin: { token: '${MY_ADMIN_TOKEN}' }, ingress: { timeout: '5s' } });
+    const { code, stdout, stderr } = await runCli(['check', '--config', file], { MY_ADMIN_TOKEN: 'very-secret-token' });
+    expect(code, stderr).toBe(0);
+    const config = JSON.parse(stdout) as Record<string, Record<string, unknown>>;
+    expect(config.service).toBe('checkout');
+    expect(config.admin.token).toBe('[redacted]');
+    expect(config.ingress).toMatchObject({ listen: '0.0.0.0:15080', app: 'http://127.0.0.1:8080', timeout: '5s' });
+    expect(config.egress.listen).toBe('127.0.0.1:15081');
+    expect(stdout).not.toContain('very-secret-token');
+  });
+
+  it('flags beat SIDELIGHT_* environment, which beats the file', async () => {
+    const file = writeConfig({ ingress: { app: 'http://127.0.0.1:1111' }, logging: { level: 'warn' } });
+    const sl = await startSidelight({ config: file, args: ['--app', 'http://127.0.0.1:3333'], env: { SIDELIGHT_APP: 'http://127.0.0.1:2222', SIDELIGHT_LOG_LEVEL: 'info' } });
+    started.push(sl);
+    const config = JSON.parse((await send(`${sl.admin}/config`)).body) as Record<string, Record<string, unknown>>;
+    expect(config.ingress.app).toBe('http://127.0.0.1:3333');
+    expect(config.logging.level).toBe('info');
+  });
+
+  it('GET /config redacts the admin token and /health reports the process', async () => {
+    const sl = await startSidelight({ args: ['--app', 'http://127.0.0.1:9'], env: { SIDELIGHT_ADMIN_TOKEN: 'env-secret-token' } });
+    started.push(sl);
+    const res = await send(`${sl.admin}/config`);
+    expect(res.status).toBe(200);
+    expect(res.body).not.toContain('env-secret-token');
+    expect((JSON.parse(res.body) as { admin: { token: string } }).admin.token).toBe('[redacted]');
+
+    const health = JSON.parse((await send(`${sl.admin}/health`)).body) as Record<string, unknown>;
+    expect(health).toMatchObject({ version: expect.any(String), draining: false, uptimeSeconds: expect.any(Number) });
+    expect(['ok', 'not_ready']).toContain(health.status);
+    expect(health.memoryMB).toMatchObject({ rss: expect.any(Number), heapUsed: expect.any(Number) });
+    expect(health.cpuSeconds).toMatchObject({ user: expect.any(Number), system: expect.any(Number) });
+    expect(health.eventLoopLagMs).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number) });
+    expect(health.checks).toMatchObject({ startup: 'ok', draining: 'ok' });
+  });
+
+  it('the example config in deploy/examples passes `sidelight check`', async () => {
+    const file = fileURLToPath(new URL('../../deploy/examples/sidelight.yaml', import.meta.url));
+    const { code, stderr } = await runCli(['check', '--config', file]);
+    expect(code, stderr).toBe(0);
+  });
+});
