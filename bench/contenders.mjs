@@ -44,6 +44,7 @@ const nodePeer = (name, script, env = {}) => ({
 
 export const contenders = [
   sidelight('sidelight', {}, { note: 'request id + access log' }),
+  sidelight('sidelight-nolog', { logging: { accessLog: false } }, { note: 'request id only, no access log' }),
   sidelight('sidelight-metrics', { metrics: { enabled: true } }, { note: '+ RED metrics' }),
   sidelight('sidelight-trace-0.01', { tracing: { exporter: 'otlp', sampleRatio: 0.01 } }, { note: '+ spans, 1 % sampled, OTLP' }),
   sidelight('sidelight-trace-1.0', { tracing: { exporter: 'otlp', sampleRatio: 1 } }, { note: '+ spans, all sampled, OTLP' }),

@@ -1,12 +1,14 @@
 // npm run bench: every contender in turn against the same upstream and the same load.
 //   node bench/run.mjs [--only a,b] [--duration 10] [--connections 50] [--warmup 3]
-//                      [--rate 1000] [--rate-duration 5] [--profile NAME]
+//                      [--rate 1000] [--rate-duration 5] [--repeat 1] [--profile NAME]
 // Per row: req/s under wrk (closed loop), CPU µs of the proxy process per request (utime+stime
 // from /proc over the measured run ÷ requests), RSS at the end, p50/p99 at a fixed request rate.
+// With --repeat N the whole list runs N times, interleaved, and each figure is the median over
+// the rounds: on a shared machine, noise from other processes hits rows unevenly otherwise.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,6 +24,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rate: { type: 'string', default: '1000' },
     'rate-duration': { type: 'string', default: '5' },
+    repeat: { type: 'string', default: '1' },
     profile: { type: 'string' },
     out: { type: 'string' },
   },
@@ -103,12 +106,12 @@ const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
 
 function table(rows, floor) {
   const lines = [
-    '| contender | req/s | CPU µs/req | × floor | RSS MB | p50 ms @rate | p99 ms @rate | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| contender | req/s | CPU µs/req | × floor | min CPU µs/req | RSS MB | p50 ms @rate | p99 ms @rate | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const ratio = floor ? r.cpuUs / floor.cpuUs : NaN;
-    lines.push(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${fmt(r.rps)} | ${fmt(r.cpuUs, 1)} | ${fmt(ratio, 2)} | ${fmt(r.rss)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} |`);
+    lines.push(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${fmt(r.rps)} | ${fmt(r.cpuUs, 1)} | ${fmt(ratio, 2)} | ${fmt(r.cpuMin, 1)} | ${fmt(r.rss)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} |`);
   }
   return lines.join('\n');
 }
@@ -131,16 +134,19 @@ const selected = contenders.filter((c) => (!only || only.includes(c.name)) && (!
 mkdirSync(resultsDir, { recursive: true });
 const upstream = await startUpstream();
 const sink = await startSink();
-const rows = [];
+const rounds = new Map(selected.map((c) => [c.name, []]));
+const repeat = Math.max(1, Number(opts.repeat));
 try {
-  for (const c of selected) {
-    process.stderr.write(`bench: ${c.name} … `);
-    try {
-      const row = await measure(c, { upstream: upstream.url, sinkUrl: sink.url, tmp });
-      rows.push(row);
-      process.stderr.write(`${fmt(row.rps)} req/s, ${fmt(row.cpuUs, 1)} µs/req\n`);
-    } catch (err) {
-      process.stderr.write(`failed: ${err.message}\n`);
+  for (let round = 1; round <= repeat; round++) {
+    for (const c of selected) {
+      process.stderr.write(`bench${repeat > 1 ? ` ${round}/${repeat}` : ''}: ${c.name} … `);
+      try {
+        const row = await measure(c, { upstream: upstream.url, sinkUrl: sink.url, tmp });
+        rounds.get(c.name).push(row);
+        process.stderr.write(`${fmt(row.rps)} req/s, ${fmt(row.cpuUs, 1)} µs/req\n`);
+      } catch (err) {
+        process.stderr.write(`failed: ${err.message}\n`);
+      }
     }
   }
 } finally {
@@ -148,12 +154,25 @@ try {
   await upstream.stop();
 }
 
+const median = (xs) => {
+  const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!sorted.length) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+const rows = [];
+for (const [, runs] of rounds) {
+  if (!runs.length) continue;
+  const pick = (k) => median(runs.map((r) => r[k]));
+  rows.push({ ...runs[0], rps: pick('rps'), cpuUs: pick('cpuUs'), cpuMin: Math.min(...runs.map((r) => r.cpuUs)), rss: pick('rss'), p50: pick('p50'), p99: pick('p99'), errors: runs.reduce((n, r) => n + r.errors, 0) });
+}
 const byName = new Map(rows.map((r) => [r.name, r]));
 const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
 const report = `# sidelight bench, ${new Date().toISOString()}
 
 Machine: ${cpus().length} cores (nproc), ${cpuModel}; Node ${process.version}; upstream: ${upstream.kind} on loopback;
-load: ${rows[0]?.tool ?? 'wrk'} -c${connections} for ${duration} s after a ${opts.warmup} s warm-up; latency: autocannon at ${opts.rate} req/s for ${opts['rate-duration']} s.
+load: ${rows[0]?.tool ?? 'wrk'} -c${connections} for ${duration} s after a ${opts.warmup} s warm-up; latency: autocannon at ${opts.rate} req/s for ${opts['rate-duration']} s;
+${repeat > 1 ? `median of ${repeat} interleaved rounds` : 'one round'}; load average at the end: ${loadavg().map((n) => n.toFixed(2)).join(' ')}.
 Command: \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\`
 
 ${table(rows, byName.get('floor'))}

@@ -5,12 +5,13 @@ import type { Config } from './config/load.js';
 import { formatListen, type ListenAddress } from './config/values.js';
 import { addConfigRoute } from './admin/config-route.js';
 import { addDrainRoute } from './admin/drain-route.js';
+import { addBreakerRoutes, upstreamsHealth } from './admin/breakers-route.js';
 import { addHealthRoute, type HealthSection } from './admin/health.js';
 import { addMetricsRoute } from './admin/metrics-route.js';
 import { addProbeRoutes } from './admin/probes.js';
 import { AdminRouter } from './admin/server.js';
 import { createRouter } from './egress/router.js';
-import { createUpstreamTarget } from './egress/upstream-target.js';
+import { createUpstreamTarget, type UpstreamHooks, type UpstreamTarget } from './egress/upstream-target.js';
 import { createAppTarget } from './ingress/app-target.js';
 import { accessLogLayer } from './interceptors/access-log.js';
 import { clientMetricsInterceptor } from './interceptors/client-metrics.js';
@@ -19,15 +20,18 @@ import { routeLayer } from './interceptors/route.js';
 import { drainLayer } from './interceptors/drain.js';
 import { overloadLayer } from './interceptors/overload.js';
 import { requestIdLayer } from './interceptors/request-id.js';
+import { clientTracingInterceptor } from './interceptors/client-tracing.js';
+import { tracingLayer } from './interceptors/tracing.js';
 import { DrainState } from './lifecycle/drain.js';
 import { Readiness } from './lifecycle/readiness.js';
 import { Shutdown } from './lifecycle/shutdown.js';
 import { Inflight } from './proxy/inflight.js';
-import type { Layer, Target } from './proxy/layer.js';
+import type { Layer } from './proxy/layer.js';
 import { createProxyServer, listen } from './proxy/listener.js';
 import { Pipeline } from './proxy/pipeline.js';
 import type { LogSink } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
+import { startTracing } from './telemetry/tracing.js';
 import { VERSION } from './version.js';
 
 export interface Sidecar {
@@ -48,12 +52,16 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const flushers: Array<() => Promise<void> | void> = [];
   const accessLog = config.logging.accessLog ? [accessLogLayer(logger, config.logging)] : [];
   const metrics = config.metrics.enabled ? new Metrics({ maxSeries: config.metrics.maxSeries }) : undefined;
+  // undefined when tracing is off: then no span work at all, and traceparent passes through untouched.
+  const tracing = await startTracing(config, logger);
+  if (tracing) flushers.push(() => tracing.shutdown());
 
   // Ingress: client → app.
   const app = createAppTarget(config);
   const ingressInflight = new Inflight();
   const ingressLayers: Layer[] = [
     requestIdLayer,
+    ...(tracing ? [tracingLayer(tracing)] : []),
     routeLayer(config.ingress.routes),
     ...(metrics ? [serverMetricsLayer(metrics)] : []),
     ...accessLog,
@@ -63,12 +71,14 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const ingress = new Pipeline({ listener: 'ingress', layers: ingressLayers, resolve: () => app, inflight: ingressInflight });
 
   // Egress: app → external APIs. It stays up through the drain: the app may still be finishing work.
-  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u));
-  // Per-try metrics composed onto each upstream's pool (outermost, so breaker/bulkhead refusals count too).
-  const clientMetrics = metrics ? clientMetricsInterceptor(metrics) : undefined;
-  const targets = new Map<string, Target>(
-    upstreamTargets.map((t) => [t.name, clientMetrics ? { ...t, dispatcher: t.dispatcher.compose(clientMetrics(t.name)) } : t]),
-  );
+  // Each upstream's dispatcher, outermost first: retry → per-try metrics/spans → bulkhead →
+  // breaker → pool (src/egress/upstream-target.ts), so retries and local refusals are tries too.
+  const upstreamHooks: UpstreamHooks = {
+    tryInterceptors: [...(metrics ? [clientMetricsInterceptor(metrics)] : []), ...(tracing ? [clientTracingInterceptor(tracing)] : [])],
+    observers: metrics ? [metrics] : [],
+  };
+  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks));
+  const targets = new Map<string, UpstreamTarget>(upstreamTargets.map((t) => [t.name, t]));
   const egressInflight = new Inflight();
   const egressLayers: Layer[] = [
     requestIdLayer,
@@ -82,20 +92,30 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     resolve: createRouter(config.egress.upstreams, targets),
     inflight: egressInflight,
   });
+  // Dedicated listeners (upstreams.NAME.listen): everything there goes to that one upstream.
+  const dedicated = config.egress.upstreams
+    .filter((u) => u.listen)
+    .map((u) => {
+      const target = targets.get(u.name)!;
+      const pipeline = new Pipeline({ listener: `egress:${u.name}`, layers: egressLayers, resolve: () => target, inflight: egressInflight });
+      return { upstream: u, pipeline };
+    });
+  healthSections.push(upstreamsHealth(targets));
 
   // Admin.
   const admin = new AdminRouter(config.admin.token);
   addProbeRoutes(admin, readiness);
   addHealthRoute(admin, { drain, readiness, sections: healthSections });
   addConfigRoute(admin, config);
+  addBreakerRoutes(admin, targets);
   if (metrics) {
     addMetricsRoute(admin, metrics);
-    metrics.watchLifecycle({ ready: () => readiness.report().ready, draining: () => drain.draining });
+    metrics.watchLifecycle({ ready: () => readiness.report().ready, drain, drainTimeoutMs: config.drain.timeout });
     metrics.watchPool('app', app.pool);
-    for (const t of upstreamTargets) {
-      metrics.declareUpstream(t.name);
-      metrics.watchPool(t.name, t.pool);
-    }
+    config.egress.upstreams.forEach((u, i) => {
+      metrics.declareUpstream(u.name);
+      metrics.watchPool(u.name, upstreamTargets[i].pool, u.connections);
+    });
   }
 
   // Bind everything; a port in use is a config error naming its key.
@@ -103,6 +123,12 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     { key: 'ingress.listen', name: 'ingress', server: createProxyServer(ingress, config.limits.maxHeaderBytes), address: config.ingress.listen },
     { key: 'egress.listen', name: 'egress', server: createProxyServer(egress, config.limits.maxHeaderBytes), address: config.egress.listen },
     { key: 'admin.listen', name: 'admin', server: admin.createServer(), address: config.admin.listen },
+    ...dedicated.map(({ upstream, pipeline }) => ({
+      key: `egress.upstreams.${upstream.name}.listen`,
+      name: pipeline.listener,
+      server: createProxyServer(pipeline, config.limits.maxHeaderBytes),
+      address: upstream.listen!,
+    })),
   ];
   const addresses: Record<string, string> = {};
   try {
@@ -123,10 +149,11 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
       ...flushers,
       () => readiness.stop(),
       async () => {
-        await Promise.all([app.pool.close(), ...[...targets.values()].map((t) => t.dispatcher.close())]);
+        for (const t of upstreamTargets) t.breaker.shutdown();
+        await Promise.all([app.pool.close(), ...upstreamTargets.map((t) => t.dispatcher.close())]);
       },
       () => {
-        for (const t of [...ingress.tunnels, ...egress.tunnels]) t.destroy();
+        for (const t of [...ingress.tunnels, ...egress.tunnels, ...dedicated.flatMap((d) => [...d.pipeline.tunnels])]) t.destroy();
       },
     ],
     logger,

@@ -1,14 +1,69 @@
-// One undici pool per upstream, with TLS verification on.
-import { Pool } from 'undici';
+// One undici pool per upstream, TLS verification always on, with the upstream's interceptors
+// composed onto it. Order, outermost first: retry → per-try observers (metrics, client span)
+// → bulkhead → breaker → pool, so every retry is a try that metrics and traces see, and a
+// circuit_open / overloaded refusal is observed as a try with that error type.
+import { createSecureContext, rootCertificates } from 'node:tls';
+import { Pool, type Dispatcher } from 'undici';
 import type { Upstream } from '../config/load.js';
-import type { Target } from '../proxy/layer.js';
+import { Bulkhead, bulkheadInterceptor } from '../interceptors/bulkhead.js';
+import { UpstreamBreaker, breakerInterceptor } from '../interceptors/breaker.js';
+import { retryInterceptor } from '../interceptors/retry.js';
+import type { Target, TryInterceptorFactory } from '../proxy/layer.js';
+import type { EgressObserver } from './observer.js';
+import { RetryBudget } from './retry-budget.js';
 
 export interface UpstreamTarget extends Target {
   readonly pool: Pool;
+  readonly breaker: UpstreamBreaker;
+  readonly bulkhead: Bulkhead;
+  readonly budget: RetryBudget;
 }
 
-export function createUpstreamTarget(upstream: Upstream): UpstreamTarget {
-  const origin = upstream.url.origin;
-  const pool = new Pool(origin, { connections: upstream.connections, keepAliveTimeout: 4_000 });
-  return { name: upstream.name, dispatcher: pool, pool, origin, host: upstream.url.host, timeout: upstream.timeout };
+export interface UpstreamHooks {
+  /** per-try concerns from other parts (metrics, tracing), composed between retry and breaker */
+  tryInterceptors: readonly TryInterceptorFactory[];
+  observers: readonly EgressObserver[];
+}
+
+export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks): UpstreamTarget {
+  const { name, url, retry } = upstream;
+  const origin = url.origin;
+  const pool = new Pool(origin, {
+    connections: upstream.connections,
+    keepAliveTimeout: 4_000,
+    // Per try: time to the response head, and between body chunks.
+    headersTimeout: upstream.timeout,
+    bodyTimeout: upstream.timeout,
+    connect: {
+      timeout: upstream.timeout,
+      // SNI (undici sends the URL's host name) and verification stay on; `ca` adds trust to the
+      // system CAs, it never turns checking off. One secure context: parsed once, not per connection.
+      rejectUnauthorized: true,
+      secureContext: upstream.caPem ? createSecureContext({ ca: [...rootCertificates, upstream.caPem] }) : undefined,
+    },
+  });
+  const breaker = new UpstreamBreaker(name, upstream.breaker, hooks.observers);
+  const bulkhead = new Bulkhead(name, upstream.maxInflight);
+  const budget = new RetryBudget(retry.budgetPercent, retry.budgetMinRetries, upstream.breaker.rollingWindow);
+  const interceptors: Dispatcher.DispatcherComposeInterceptor[] = [
+    breakerInterceptor(breaker, hooks.observers),
+    bulkheadInterceptor(bulkhead, hooks.observers),
+    ...hooks.tryInterceptors.map((make) => make(name)),
+    retryInterceptor(
+      { upstream: name, attempts: retry.attempts, backoff: retry.backoff, maxBackoff: retry.maxBackoff, maxBodyBytes: retry.maxBodyBytes, timeout: upstream.timeout },
+      budget,
+      hooks.observers,
+    ),
+  ];
+  return {
+    name,
+    dispatcher: pool.compose(interceptors),
+    pool,
+    breaker,
+    bulkhead,
+    budget,
+    origin,
+    host: url.host,
+    timeout: upstream.requestTimeout ?? upstream.timeout * (1 + retry.attempts),
+  };
 }

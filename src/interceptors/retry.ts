@@ -54,7 +54,7 @@ export function retryableError(err: Error): string | undefined {
   return undefined;
 }
 
-/** Up front: can this request be retried at all, and with what body? */
+/** A request header's value from undici's flat [name, value, …] list. */
 function header(headers: ProxyDispatchOptions['headers'], name: string): string | undefined {
   if (!Array.isArray(headers)) return undefined;
   for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
@@ -143,7 +143,7 @@ class RetryingRequest implements Controller {
     const opts: ProxyDispatchOptions = { ...this.opts, body: this.body, attempt: this.attempt };
     if (this.attempt > 0) opts.headersTimeout = Math.max(1, Math.min(this.options.timeout, this.remaining()));
     try {
-      return this.dispatch(opts, new TryHandler(this, this.attempt));
+      return this.dispatch(opts, new TryHandler(this));
     } catch (err) {
       this.fail(err as Error);
       return true;
@@ -230,10 +230,7 @@ class TryHandler implements Handler {
   /** this try's answer is a retryable status: its body is read and dropped, then we retry */
   private discard: number | undefined = undefined;
 
-  constructor(
-    private readonly request: RetryingRequest,
-    private readonly attempt: number,
-  ) {}
+  constructor(private readonly request: RetryingRequest) {}
 
   onRequestStart(controller: Controller): void {
     this.request.setCurrent(controller);
@@ -283,10 +280,6 @@ class TryHandler implements Handler {
     const delay = reason === undefined ? undefined : request.mayRetry(reason);
     if (delay !== undefined) return request.retryAfter(delay);
     request.fail(err);
-  }
-
-  get tryNumber(): number {
-    return this.attempt;
   }
 }
 

@@ -25,7 +25,8 @@ const HOP_BY_HOP = new Set([
 
 /** Names listed in a Connection header are hop-by-hop for that message. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // The common values name no extra headers: skip the split on the hot path.
+  if (!value || value === 'keep-alive' || value === 'close') return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   let tokens: Set<string> | undefined;
   for (const part of text.split(',')) {

@@ -3,6 +3,7 @@
 // prom-client's default process metrics. Rendered on the admin port by src/admin/metrics-route.ts.
 import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
 import type { BreakerState, EgressObserver } from '../egress/observer.js';
+import type { DrainState } from '../lifecycle/drain.js';
 import { VERSION } from '../version.js';
 import { HistogramFamily, ValueFamily, type Format, type OverflowSink, type ValueSeries } from './metric-family.js';
 
@@ -17,6 +18,7 @@ export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5
 export const SERVER_LABELS = ['http_request_method', 'http_response_status_code', 'http_route', 'error_type'] as const;
 export const CLIENT_LABELS = ['upstream', 'http_request_method', 'http_response_status_code', 'error_type'] as const;
 
+const CONFIG_BOUNDED_SERIES = 10_000;
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 };
 const POOL_STATES = ['connected', 'free', 'pending', 'queued', 'running'] as const;
 
@@ -28,7 +30,7 @@ export interface PoolStatsSource {
 }
 
 export interface MetricsOptions {
-  /** series per family before new label sets fold into the overflow series */
+  /** series per duration histogram before new label sets fold into the overflow series */
   maxSeries: number;
 }
 
@@ -47,6 +49,9 @@ export class Metrics implements EgressObserver, OverflowSink {
   private readonly egressRejections: ValueFamily;
   private readonly overflow: ValueFamily;
   private readonly pool: ValueFamily;
+  private readonly poolMax: ValueFamily;
+  private readonly drainElapsed: ValueFamily;
+  private readonly drainTimeout: ValueFamily;
   private readonly serverActiveGauge: ValueFamily;
   private readonly ready: ValueFamily;
   private readonly draining: ValueFamily;
@@ -74,8 +79,11 @@ export class Metrics implements EgressObserver, OverflowSink {
       max,
       this,
     );
-    const gauge = (name: string, help: string, labels: readonly string[] = []) => new ValueFamily('gauge', name, help, labels, max, this);
-    const counter = (name: string, help: string, labels: readonly string[]) => new ValueFamily('counter', name, help, labels, max, this);
+    // maxSeries is for families whose labels come from traffic; these are bounded by the config
+    // (upstreams × a fixed vocabulary), and a bug is still stopped at the fixed cap.
+    const bounded = Math.max(max, CONFIG_BOUNDED_SERIES);
+    const gauge = (name: string, help: string, labels: readonly string[] = []) => new ValueFamily('gauge', name, help, labels, bounded, this);
+    const counter = (name: string, help: string, labels: readonly string[]) => new ValueFamily('counter', name, help, labels, bounded, this);
     this.serverActiveGauge = gauge('http_server_active_requests', 'Inbound requests being served now.');
     this.clientActive = gauge('http_client_active_requests', 'Outbound tries in flight now, per upstream.', ['upstream']);
     this.breakerState = gauge('sidelight_circuit_breaker_state', 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open.', ['upstream']);
@@ -88,6 +96,9 @@ export class Metrics implements EgressObserver, OverflowSink {
     // Not capped by maxSeries: one series per family at most, and it must never fold into itself.
     this.overflow = new ValueFamily('counter', 'sidelight_metrics_overflow_total', 'Observations folded into a family\'s overflow series because it reached metrics.maxSeries.', ['metric'], 1000);
     this.pool = gauge('sidelight_upstream_pool', 'Connection pool per upstream, read at scrape time ("app" is the ingress pool).', ['upstream', 'state']);
+    this.poolMax = gauge('sidelight_upstream_pool_max_connections', "The upstream pool's connection limit (egress.upstreams.*.connections); absent for the uncapped app pool.", ['upstream']);
+    this.drainElapsed = gauge('sidelight_drain_elapsed_seconds', 'Seconds since the drain began; 0 when not draining.');
+    this.drainTimeout = gauge('sidelight_drain_timeout_seconds', 'The configured drain.timeout: a drain lasting longer is stuck.');
     this.ready = gauge('sidelight_ready', '1 when /ready answers 200.');
     this.draining = gauge('sidelight_draining', '1 while the sidecar drains after SIGTERM or POST /drain.');
     this.buildInfo = gauge('sidelight_build_info', 'Always 1; the labels say which sidelight and Node.js run.', ['version', 'node']);
@@ -105,8 +116,11 @@ export class Metrics implements EgressObserver, OverflowSink {
       this.budgetExhausted,
       this.egressRejections,
       this.pool,
+      this.poolMax,
       this.ready,
       this.draining,
+      this.drainElapsed,
+      this.drainTimeout,
       this.buildInfo,
       this.overflow,
     ];
@@ -157,7 +171,8 @@ export class Metrics implements EgressObserver, OverflowSink {
   }
 
   /** pool stats are read when Prometheus scrapes, never per request */
-  watchPool(upstream: string, pool: PoolStatsSource): void {
+  watchPool(upstream: string, pool: PoolStatsSource, maxConnections?: number): void {
+    if (maxConnections !== undefined) this.poolMax.child([upstream]).value = maxConnections;
     const series = POOL_STATES.map((state) => this.pool.child([upstream, state]));
     this.scrapeReadings.push(() => {
       const stats = pool.stats;
@@ -165,12 +180,17 @@ export class Metrics implements EgressObserver, OverflowSink {
     });
   }
 
-  watchLifecycle(state: { ready(): boolean; draining(): boolean }): void {
+  watchLifecycle(state: { ready(): boolean; drain: DrainState; drainTimeoutMs: number }): void {
     const ready = this.ready.child([]);
     const draining = this.draining.child([]);
+    const elapsed = this.drainElapsed.child([]);
+    this.drainTimeout.child([]).value = state.drainTimeoutMs / 1000;
+    let drainStartedAt = 0;
+    state.drain.once('draining', () => (drainStartedAt = performance.now()));
     this.scrapeReadings.push(() => {
       ready.value = state.ready() ? 1 : 0;
-      draining.value = state.draining() ? 1 : 0;
+      draining.value = state.drain.draining ? 1 : 0;
+      elapsed.value = drainStartedAt ? (performance.now() - drainStartedAt) / 1000 : 0;
     });
   }
 

@@ -74,10 +74,10 @@ export function value(samples: Sample[], name: string, labels: Record<string, st
 export async function scrapeUntil(admin: string, check: (samples: Sample[]) => boolean, what: string, options: { openmetrics?: boolean } = {}): Promise<Scrape> {
   let last: Scrape | undefined;
   try {
-    return await until(async () => {
+    return (await until(async () => {
       last = await scrape(admin, options);
       return check(last.samples) ? last : undefined;
-    }, 10_000, what);
+    }, 10_000, what)) as Scrape;
   } catch (err) {
     throw new Error(`${(err as Error).message}; last scrape:\n${last?.text.split('\n').filter((l) => l.startsWith('http_') || l.startsWith('sidelight_')).join('\n')}`);
   }
@@ -107,6 +107,8 @@ export function freePort(): Promise<number> {
 
 export interface RunningPrometheus {
   url: string;
+  /** GET an API path, e.g. /api/v1/rules; returns its data */
+  api(path: string): Promise<unknown>;
   /** instant query; returns the result vector */
   query(promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
   output(): string;
@@ -114,13 +116,14 @@ export interface RunningPrometheus {
 }
 
 /** A real Prometheus scraping `targets` (host:port) every second, with its TSDB in a temp dir. */
-export async function startPrometheus(targets: string[]): Promise<RunningPrometheus> {
+export async function startPrometheus(targets: string[], options: { ruleFiles?: string[] } = {}): Promise<RunningPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'sidelight-prometheus-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(
     config,
     [
       'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      `rule_files: [${(options.ruleFiles ?? []).map((f) => JSON.stringify(f)).join(', ')}]`,
       'scrape_configs:',
       '  - job_name: sidelight',
       '    scrape_interval: 1s',
@@ -158,6 +161,11 @@ export async function startPrometheus(targets: string[]): Promise<RunningPrometh
     url,
     output: () => output,
     stop,
+    async api(path) {
+      const body = (await (await fetch(`${url}${path}`)).json()) as { status: string; error?: string; data: unknown };
+      if (body.status !== 'success') throw new Error(`${path} failed: ${body.error}`);
+      return body.data;
+    },
     async query(promql) {
       const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
       const body = (await res.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };

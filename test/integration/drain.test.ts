@@ -2,7 +2,7 @@
 // /ready fails at once, the process exits 0; a second signal or drain.timeout ends it sooner.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send, until, type RawResponse } from '../helpers/http.js';
-import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
+import { startSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
 let app: TestApp;

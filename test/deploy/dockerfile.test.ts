@@ -1,0 +1,98 @@
+// The Dockerfile without Docker: its shape (stages, user, healthcheck, entrypoint, ports) and a
+// reproduction of its runtime stage — a fresh `npm ci --omit=dev` plus dist — started as the
+// image's non-root user, so a runtime dependency missing from "dependencies" fails here.
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dockerfile = readFileSync(`${ROOT}Dockerfile`, 'utf8');
+const lines = dockerfile.replace(/\\\n/g, ' ').split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+
+/** instructions of one stage: from its FROM line to the next */
+function stage(name: string): string[] {
+  const start = lines.findIndex((l) => new RegExp(`^FROM\\s+\\S+\\s+AS\\s+${name}$`, 'i').test(l.trim()));
+  if (start < 0) throw new Error(`no stage ${name}`);
+  const end = lines.findIndex((l, i) => i > start && /^FROM\s/i.test(l));
+  return lines.slice(start, end < 0 ? undefined : end);
+}
+
+describe('Dockerfile', () => {
+  it('is multi-stage on Node 24 with a numeric non-root user, healthcheck, entrypoint and ports', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);
+    for (const s of ['deps', 'build', 'runtime']) expect(stage(s)[0]).toMatch(/^FROM \$\{NODE_IMAGE\} AS/);
+    expect(stage('deps').join('\n')).toMatch(/npm ci --omit=dev/);
+    const runtime = stage('runtime');
+    const user = runtime.find((l) => l.startsWith('USER '));
+    expect(user).toMatch(/^USER [1-9]\d*:[1-9]\d*$/);
+    expect(runtime.indexOf(user!)).toBeGreaterThan(runtime.findIndex((l) => l.startsWith('RUN ')));
+    expect(runtime).toContain('EXPOSE 15080 15081 15090');
+    expect(runtime).toContain('ENTRYPOINT ["sidelight"]');
+    expect(runtime).toContain('CMD ["run"]');
+    expect(runtime.find((l) => l.startsWith('HEALTHCHECK'))).toMatch(/http:\/\/127\.0\.0\.1:15090\/live/);
+    // The runtime stage gets exactly: production node_modules, dist, package.json.
+    expect(runtime.filter((l) => l.startsWith('COPY'))).toEqual([
+      'COPY --from=deps /opt/sidelight/node_modules ./node_modules',
+      'COPY --from=build /opt/sidelight/dist ./dist',
+      'COPY package.json ./',
+    ]);
+  });
+
+  it('.dockerignore lets in only what the build needs', () => {
+    const ignore = readFileSync(`${ROOT}.dockerignore`, 'utf8');
+    expect(ignore).toMatch(/^\*\*$/m);
+    for (const keep of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src/**']) expect(ignore).toContain(`!${keep}`);
+  });
+
+  describe('runtime stage, reproduced without Docker', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sidelight-runtime-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('installs production deps only, stays within the size budget, and runs as uid 10001', { timeout: 120_000 }, async () => {
+      // scripts/image-size.mjs copies package.json + lock, runs `npm ci --omit=dev`, copies dist, measures.
+      const report = JSON.parse(execFileSync(process.execPath, [`${ROOT}scripts/image-size.mjs`, '--dir', dir, '--json'], { encoding: 'utf8' })) as {
+        totalMB: number;
+        withinBudget: boolean;
+      };
+      console.log(`runtime stage adds ${report.totalMB} MB (budget 60 MB)`);
+      expect(report.totalMB).toBeLessThanOrEqual(60);
+      expect(() => execFileSync('ls', [join(dir, 'node_modules', 'typescript')], { stdio: 'ignore' })).toThrow();
+
+      // As root, drop to the image's user the way the container runtime would; the files are root's, read-only to it.
+      const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=10001', '--regid=10001', '--clear-groups', '--'] : [];
+      if (asUser.length) chmodSync(dir, 0o755);
+      const cmd = (args: string[]) => [...asUser, process.execPath, join(dir, 'dist', 'cli.js'), ...args];
+      const env = { PATH: process.env.PATH, NODE_ENV: 'production', OTEL_TRACES_EXPORTER: 'none' };
+
+      const [bin, ...versionArgs] = cmd(['--version']);
+      const version = execFileSync(bin, versionArgs, { env, encoding: 'utf8', cwd: '/' }).trim();
+      expect(version).toBe(JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).version);
+
+      const [runBin, ...runArgs] = cmd(['run', '--ingress', '127.0.0.1:0', '--egress', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+      const proc = spawn(runBin, runArgs, { env, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+      const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+      try {
+        const admin = await new Promise<string>((resolve, reject) => {
+          let out = '';
+          let err = '';
+          proc.stderr.on('data', (d: Buffer) => (err += d));
+          proc.stdout.on('data', (d: Buffer) => {
+            out += d;
+            const m = /"admin":"([\d.]+:\d+)"/.exec(out);
+            if (m) resolve(m[1]);
+          });
+          void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
+        });
+        const res = await fetch(`http://${admin}/live`);
+        expect(res.status).toBe(200);
+        expect(await res.json()).toEqual({ status: 'alive' });
+      } finally {
+        proc.kill('SIGTERM');
+      }
+      expect(await exited).toBe(0);
+    });
+  });
+});

@@ -1,0 +1,232 @@
+// A real OTLP/HTTP trace receiver on an ephemeral port: it decodes the protobuf payloads the
+// exporter sends (ExportTraceServiceRequest, per opentelemetry-proto) with protobufjs, so tests
+// assert on exactly what a collector or Jaeger would receive.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import protobuf from 'protobufjs';
+import { until } from './http.js';
+
+// The subset of opentelemetry/proto/{trace,common,resource}/v1 the receiver reads; field numbers
+// as in the official .proto files (unknown fields are skipped by the decoder).
+const PROTO = `
+syntax = "proto3";
+package otlp;
+message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
+message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
+message ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; string schema_url = 3; }
+message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
+message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; }
+message Span {
+  bytes trace_id = 1;
+  bytes span_id = 2;
+  string trace_state = 3;
+  bytes parent_span_id = 4;
+  fixed32 flags = 16;
+  string name = 5;
+  SpanKind kind = 6;
+  fixed64 start_time_unix_nano = 7;
+  fixed64 end_time_unix_nano = 8;
+  repeated KeyValue attributes = 9;
+  uint32 dropped_attributes_count = 10;
+  Status status = 15;
+}
+enum SpanKind { SPAN_KIND_UNSPECIFIED = 0; SPAN_KIND_INTERNAL = 1; SPAN_KIND_SERVER = 2; SPAN_KIND_CLIENT = 3; SPAN_KIND_PRODUCER = 4; SPAN_KIND_CONSUMER = 5; }
+message Status { string message = 2; int32 code = 3; }
+message KeyValue { string key = 1; AnyValue value = 2; }
+message AnyValue {
+  oneof value {
+    string string_value = 1;
+    bool bool_value = 2;
+    int64 int_value = 3;
+    double double_value = 4;
+    ArrayValue array_value = 5;
+    KeyValueList kvlist_value = 6;
+    bytes bytes_value = 7;
+  }
+}
+message ArrayValue { repeated AnyValue values = 1; }
+message KeyValueList { repeated KeyValue values = 1; }
+`;
+
+const root = protobuf.parse(PROTO, { keepCase: false }).root;
+const Request = root.lookupType('otlp.ExportTraceServiceRequest');
+
+export type SpanKindName = 'UNSPECIFIED' | 'INTERNAL' | 'SERVER' | 'CLIENT' | 'PRODUCER' | 'CONSUMER';
+const KINDS: SpanKindName[] = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
+
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  /** "" for a root span */
+  parentSpanId: string;
+  traceState: string;
+  name: string;
+  kind: SpanKindName;
+  attributes: Record<string, unknown>;
+  /** 0 unset, 1 ok, 2 error */
+  statusCode: number;
+  resource: Record<string, unknown>;
+  scope: string;
+  startNanos: bigint;
+  endNanos: bigint;
+}
+
+export interface OtlpReceiver {
+  /** base URL for OTEL_EXPORTER_OTLP_ENDPOINT */
+  url: string;
+  port: number;
+  spans: ReceivedSpan[];
+  /** export requests seen, with their path and content type */
+  requests: Array<{ path: string; contentType: string; encoding: string }>;
+  /** TCP connections ever accepted */
+  connections(): number;
+  /** waits until `predicate` holds for the spans received so far */
+  waitFor(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number, what?: string): Promise<ReceivedSpan[]>;
+  close(): Promise<void>;
+}
+
+interface Decoded {
+  resourceSpans?: Array<{
+    resource?: { attributes?: KeyValue[] };
+    scopeSpans?: Array<{ scope?: { name?: string }; spans?: RawSpan[] }>;
+  }>;
+}
+interface KeyValue {
+  key: string;
+  value?: AnyValue;
+}
+interface AnyValue {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: number | string | { toString(): string };
+  doubleValue?: number;
+  arrayValue?: { values?: AnyValue[] };
+  kvlistValue?: { values?: KeyValue[] };
+  bytesValue?: Uint8Array;
+}
+interface RawSpan {
+  traceId: Uint8Array;
+  spanId: Uint8Array;
+  parentSpanId?: Uint8Array;
+  traceState?: string;
+  name: string;
+  kind: number;
+  attributes?: KeyValue[];
+  status?: { code?: number };
+  startTimeUnixNano: { toString(): string } | number;
+  endTimeUnixNano: { toString(): string } | number;
+}
+
+const hex = (b: Uint8Array | undefined) => (b && b.length ? Buffer.from(b).toString('hex') : '');
+
+function value(v: AnyValue | undefined): unknown {
+  if (!v) return undefined;
+  // protobufjs names the field that is set in a oneof through the oneof's own property; the
+  // other fields read as their proto3 defaults.
+  switch ((v as { value?: string }).value) {
+    case 'stringValue':
+      return v.stringValue;
+    case 'boolValue':
+      return v.boolValue;
+    case 'intValue':
+      return Number(v.intValue!.toString());
+    case 'doubleValue':
+      return v.doubleValue;
+    case 'arrayValue':
+      return (v.arrayValue?.values ?? []).map(value);
+    case 'kvlistValue':
+      return attrs(v.kvlistValue?.values);
+    case 'bytesValue':
+      return Buffer.from(v.bytesValue!);
+    default:
+      return undefined;
+  }
+}
+
+function attrs(list: KeyValue[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const kv of list ?? []) out[kv.key] = value(kv.value);
+  return out;
+}
+
+export function decodeTraces(body: Buffer): ReceivedSpan[] {
+  // The decoded message itself: bytes stay Uint8Array, 64-bit integers are Long (toString works).
+  const raw = Request.decode(body) as unknown as Decoded;
+  const spans: ReceivedSpan[] = [];
+  for (const rs of raw.resourceSpans ?? []) {
+    const resource = attrs(rs.resource?.attributes);
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const s of ss.spans ?? []) {
+        spans.push({
+          traceId: hex(s.traceId),
+          spanId: hex(s.spanId),
+          parentSpanId: hex(s.parentSpanId),
+          traceState: s.traceState ?? '',
+          name: s.name,
+          kind: KINDS[s.kind] ?? 'UNSPECIFIED',
+          attributes: attrs(s.attributes),
+          statusCode: s.status?.code ?? 0,
+          resource,
+          scope: ss.scope?.name ?? '',
+          startNanos: BigInt(s.startTimeUnixNano.toString()),
+          endNanos: BigInt(s.endTimeUnixNano.toString()),
+        });
+      }
+    }
+  }
+  return spans;
+}
+
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const spans: ReceivedSpan[] = [];
+  const requests: OtlpReceiver['requests'] = [];
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const contentType = String(req.headers['content-type'] ?? '');
+      const encoding = String(req.headers['content-encoding'] ?? '');
+      requests.push({ path: req.url ?? '', contentType, encoding });
+      if (req.method !== 'POST' || req.url !== '/v1/traces' || contentType !== 'application/x-protobuf') {
+        res.writeHead(404).end();
+        return;
+      }
+      let body = Buffer.concat(chunks);
+      if (encoding === 'gzip') body = gunzipSync(body);
+      try {
+        spans.push(...decodeTraces(body));
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
+      // An empty ExportTraceServiceResponse.
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': '0' }).end();
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    spans,
+    requests,
+    connections: () => connections,
+    async waitFor(predicate, timeoutMs = 10_000, what = 'spans') {
+      await until(() => predicate(spans), timeoutMs, what);
+      return spans;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
