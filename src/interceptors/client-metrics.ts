@@ -4,7 +4,7 @@
 // Compose it outside the breaker and bulkhead so their local refusals are counted too.
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { classify } from '../proxy/errors.js';
+import { ClientAbortedError, classify } from '../proxy/errors.js';
 import type { Exchange } from '../proxy/exchange.js';
 import type { ProxyDispatchOptions, ResponseHeaders, TryInterceptorFactory } from '../proxy/layer.js';
 import type { HistogramSeries, ValueSeries } from '../telemetry/metric-family.js';
@@ -84,7 +84,8 @@ class TryMetricsHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(controller: Controller, err: Error): void {
-    this.finish(classify(err).errorType);
+    // The app hanging up is not an upstream failure: keep it apart from connection errors.
+    this.finish(err instanceof ClientAbortedError ? 'client_aborted' : classify(err).errorType);
     this.handler.onResponseError?.(controller, err);
   }
 }

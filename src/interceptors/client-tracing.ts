@@ -64,11 +64,7 @@ export function clientTracingInterceptor(tracing: Tracing): TryInterceptorFactor
           if (opts.attempt) span.setAttribute('http.request.resend_count', opts.attempt);
           if (ex?.requestId) span.setAttribute('sidelight.request_id', ex.requestId);
         }
-        const headers = replaceTraceHeaders(
-          (opts.headers as string[] | null | undefined) ?? [],
-          sc,
-          ex ? b3EncodingOf(ex.req.headers) : 0,
-        );
+        const headers = replaceTraceHeaders(opts.headers as Parameters<typeof replaceTraceHeaders>[0], sc, ex ? b3EncodingOf(ex.req.headers) : 0);
         const wrapped = new ClientSpanHandler(handler, span);
         try {
           return dispatch({ ...opts, headers } as ProxyDispatchOptions, wrapped);

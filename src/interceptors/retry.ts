@@ -28,6 +28,8 @@ export interface RetryOptions {
   maxBodyBytes: number;
   /** per-try timeout (ms): a retry gets at most this, or what is left of the request */
   timeout: number;
+  /** jitter source; tests pin it */
+  random?: () => number;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -162,7 +164,7 @@ class RetryingRequest implements Controller {
    */
   mayRetry(reason: string): number | undefined {
     if (this.aborted || this.committed || !this.replayable || this.attempt >= this.options.attempts) return undefined;
-    const delay = Math.min(backoffDelay(this.attempt + 1, this.options.backoff, this.options.maxBackoff), this.options.maxBackoff);
+    const delay = backoffDelay(this.attempt + 1, this.options.backoff, this.options.maxBackoff, this.options.random);
     if (delay >= this.remaining()) return undefined;
     if (!this.budget.tryAcquire()) {
       for (const o of this.observers) o.retryBudgetExhausted(this.options.upstream);

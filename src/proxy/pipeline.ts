@@ -45,7 +45,8 @@ export class Pipeline implements ForwardOwner {
 
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const ex = new Exchange(req, res, this.listener);
-    res.once('close', () => this.complete(ex));
+    // 'close' fires once per response; `on` spares the wrapper `once` allocates per request.
+    res.on('close', () => this.complete(ex));
     this.start(ex, undefined);
   };
 

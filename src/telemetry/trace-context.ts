@@ -65,13 +65,28 @@ export function pushTraceHeaders(out: string[], sc: SpanContext, encoding: B3Enc
 
 const OWNED = new Set<string>(TRACE_HEADERS);
 
-/** A copy of a flat header list without trace headers, with this context's instead. */
-export function replaceTraceHeaders(headers: readonly string[], sc: SpanContext, encoding: B3Encoding): string[] {
+type DispatchHeaders = readonly string[] | Record<string, string | string[] | undefined> | Iterable<[string, string | string[] | undefined]> | null | undefined;
+
+/**
+ * A copy of an undici header list without trace headers, with this context's instead, as a flat
+ * [name, value, …] list (the proxy core always builds that form; the others are accepted too).
+ */
+export function replaceTraceHeaders(headers: DispatchHeaders, sc: SpanContext, encoding: B3Encoding): string[] {
   const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i];
-    if (OWNED.has(name) || OWNED.has(name.toLowerCase())) continue;
-    out.push(name, headers[i + 1]);
+  const keep = (name: string, value: string | string[] | undefined) => {
+    if (value === undefined || OWNED.has(name.toLowerCase())) return;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  };
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string;
+      if (!OWNED.has(name) && !OWNED.has(name.toLowerCase())) out.push(name, headers[i + 1] as string);
+    }
+  } else if (headers && typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of headers as Iterable<[string, string | string[] | undefined]>) keep(name, value);
+  } else if (headers) {
+    for (const name of Object.keys(headers)) keep(name, (headers as Record<string, string | string[] | undefined>)[name]);
   }
   pushTraceHeaders(out, sc, encoding);
   return out;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send, until } from '../helpers/http.js';
 import { hasBinary, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -16,13 +17,24 @@ describe('a real Prometheus scraping sidelight', () => {
   let app: TestApp;
   let sl: RunningSidelight;
   let prom: RunningPrometheus;
+  let collector: OtlpReceiver;
   let traffic: NodeJS.Timeout | undefined;
+  let running = true;
+  let currentTick: Promise<void> = Promise.resolve();
   let sent = 0;
+  const stopTraffic = async () => {
+    running = false;
+    if (traffic) clearTimeout(traffic);
+    traffic = undefined;
+    await currentTick;
+  };
 
   beforeAll(async () => {
     if (prometheusMissing) return;
     app = await startTestApp();
+    collector = await startOtlpReceiver();
     sl = await startSidelight({
+      env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: collector.url },
       config: {
         ingress: { app: app.url, routes: ['/status/:code', '/echo'] },
         egress: { upstreams: { backend: { url: app.url, retry: { attempts: 0 } } } },
@@ -39,17 +51,17 @@ describe('a real Prometheus scraping sidelight', () => {
         send(`${sl.egress}/backend/echo`),
       ]);
       sent++;
-      traffic = setTimeout(() => void tick().catch(() => undefined), 100);
+      if (running) traffic = setTimeout(() => (currentTick = tick().catch(() => undefined)), 100);
     };
-    await tick();
+    await (currentTick = tick());
   });
 
   afterAll(async () => {
-    if (traffic) clearTimeout(traffic);
-    traffic = undefined;
+    await stopTraffic();
     await prom?.stop();
     await sl?.stop();
     await app?.close();
+    await collector?.close();
   });
 
   const scalar = async (promql: string): Promise<number | undefined> => {
@@ -107,5 +119,21 @@ describe('a real Prometheus scraping sidelight', () => {
     await until(async () => ((await scalar('sum by (upstream) (rate(http_client_request_duration_seconds_count{upstream="backend"}[1m]))')) ?? 0) > 0, 25_000, 'a non-zero egress try rate');
     expect(await scalar('sidelight_ready')).toBe(1);
     expect(await scalar('count(sidelight_upstream_pool{upstream="backend"})')).toBe(5);
+  });
+
+  it.skipIf(prometheusMissing)('stores the exemplar linking a request to its trace', async () => {
+    // Each bucket keeps its latest sampled trace; with the background traffic (sampled too) still
+    // running, this request's exemplar would be replaced before the next scrape.
+    await stopTraffic();
+    const traceId = 'c0ffee0000000000000000000000beef';
+    await send(`${sl.ingress}/echo`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    const now = Date.now() / 1000;
+    const found = await until(async () => {
+      const data = (await prom.api(
+        `/api/v1/query_exemplars?query=${encodeURIComponent('http_server_request_duration_seconds_bucket')}&start=${now - 300}&end=${now + 300}`,
+      )) as Array<{ exemplars: Array<{ labels: Record<string, string> }> }>;
+      return data.some((series) => series.exemplars.some((e) => e.labels.trace_id === traceId));
+    }, 25_000, `an exemplar with trace_id ${traceId} in Prometheus`);
+    expect(found).toBe(true);
   });
 });

@@ -44,6 +44,11 @@ describe('drain', () => {
     }
     expect(await sl.exited).toBe(0);
     expect(sl.logs.some((l) => l.msg === 'drain finished' && l.why === 'idle')).toBe(true);
+    // Every access log line is on stdout by the time the process has exited.
+    await until(() => sl.proc.stdout!.readableEnded, 5_000, 'stdout to close');
+    const lines = sl.logs.filter((l) => l.msg === 'request');
+    expect(lines.filter((l) => l.path === '/gate' && l.status === 200)).toHaveLength(N);
+    expect(lines.some((l) => l.requestId === 'late-1' && l.status === 503 && l.error === 'draining')).toBe(true);
   });
 
   it('exits at once on a second signal', async () => {

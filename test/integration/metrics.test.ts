@@ -174,6 +174,18 @@ describe('metrics after known traffic', () => {
     expect(Number(withExemplar.labels.le === '+Inf' ? Infinity : withExemplar.labels.le)).toBeGreaterThanOrEqual(withExemplar.exemplar!.value);
     expect(withExemplar.exemplar!.timestamp).toBeGreaterThan(Date.now() / 1000 - 600);
   });
+
+  it('under OpenMetrics, links an egress try to the trace the app sent', async () => {
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const res = await send(`${sl.egress}/backend/echo`, { headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` } });
+    expect(res.status).toBe(200);
+    await scrapeUntil(
+      sl.admin,
+      (s) => find(s, `${CLIENT}_bucket`, client('backend', 'GET', '200', '')).some((b) => b.exemplar?.labels.trace_id === traceId),
+      `a client exemplar with trace_id ${traceId}`,
+      { openmetrics: true },
+    );
+  });
 });
 
 describe('series cap', () => {
