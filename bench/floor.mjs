@@ -1,6 +1,8 @@
-// The floor: the least a Node proxy on undici can do per request. node:http in, Pool.dispatch
-// out with the new handler API, bodies streamed with backpressure, hop-by-hop headers dropped,
-// X-Forwarded-For set; no request id, no log, no metrics, no spans.
+// The floor: the least a correct Node reverse proxy on undici does per request. node:http in,
+// Pool.dispatch out with the new handler API, bodies streamed with backpressure, hop-by-hop
+// headers dropped, the client's Host kept and X-Forwarded-For/-Proto/-Host set (what sidelight's
+// core does too); no request id, no access log, no metrics, no spans: the telemetry is what the
+// bench prices.
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
 
@@ -39,10 +41,13 @@ class Handler {
 createServer((req, res) => {
   const raw = req.rawHeaders;
   const headers = [];
+  let host = '';
   for (let i = 0; i < raw.length; i += 2) {
-    if (!HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
+    const name = raw[i].toLowerCase();
+    if (name === 'host') host = raw[i + 1];
+    else if (!HOP.has(name)) headers.push(name, raw[i + 1]);
   }
-  headers.push('x-forwarded-for', req.socket.remoteAddress ?? '');
+  headers.push('host', host, 'x-forwarded-for', req.socket.remoteAddress ?? '', 'x-forwarded-proto', 'http', 'x-forwarded-host', host);
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   pool.dispatch({ path: req.url, method: req.method, headers, body: hasBody ? req : null }, new Handler(res));
 }).listen(port, '127.0.0.1', () => console.log(`floor on ${port}`));

@@ -78,7 +78,7 @@ export function forwardRequestHeaders(
   return out;
 }
 
-const RESPONSE_HOP_BY_HOP = new Set([
+const RESPONSE_HOP_BY_HOP = [
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -87,12 +87,15 @@ const RESPONSE_HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-]);
+];
 
 /** Removes hop-by-hop headers from an upstream response, in place. */
 export function stripResponseHopByHop(headers: ResponseHeaders): ResponseHeaders {
   const dynamic = connectionTokens(headers.connection);
-  for (const name of RESPONSE_HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+  for (let i = 0; i < RESPONSE_HOP_BY_HOP.length; i++) {
+    const name = RESPONSE_HOP_BY_HOP[i];
+    if (headers[name] !== undefined) delete headers[name];
+  }
   if (dynamic) for (const name of dynamic) delete headers[name];
   return headers;
 }
