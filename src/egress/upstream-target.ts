@@ -64,6 +64,8 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks): 
     budget,
     origin,
     host: url.host,
+    // The app's call to Stripe is the app's: no sidecar or pod addresses leak to a third party.
+    setForwarded: false,
     timeout: upstream.requestTimeout ?? upstream.timeout * (1 + retry.attempts),
   };
 }

@@ -11,5 +11,5 @@ export function createAppTarget(config: Config): AppTarget {
   const origin = config.ingress.app.origin;
   // No connection cap here: the overload layer bounds requests in flight, so the pool never queues unboundedly.
   const pool = new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0 });
-  return { name: 'app', dispatcher: pool, pool, origin, host: undefined, timeout: config.ingress.timeout };
+  return { name: 'app', dispatcher: pool, pool, origin, host: undefined, setForwarded: true, timeout: config.ingress.timeout };
 }

@@ -36,14 +36,22 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens;
 }
 
+/** What the target asks of the request head. */
+export interface HeaderRewrite {
+  /** the Host header to send; undefined keeps the client's */
+  readonly host: string | undefined;
+  /** add X-Forwarded-For/-Proto/-Host (ingress); egress passes the app's own through untouched */
+  readonly setForwarded: boolean;
+}
+
 /**
  * The client's request headers as a flat [name, value, …] list for undici, minus hop-by-hop
- * headers and those that layers own, plus X-Forwarded-*.
+ * headers and those that layers own, plus X-Forwarded-* when the target wants them.
  */
 export function forwardRequestHeaders(
   req: IncomingMessage,
   owned: ReadonlySet<string>,
-  host: string | undefined,
+  target: HeaderRewrite,
   extra: readonly string[],
 ): string[] {
   const raw = req.rawHeaders;
@@ -56,17 +64,23 @@ export function forwardRequestHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
     if (HOP_BY_HOP.has(name) || owned.has(name) || dynamic?.has(name)) {
-      if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1];
+      if (name === 'host') clientHost = raw[i + 1];
+      else if (!target.setForwarded) {
+        if (name.startsWith('x-forwarded-') && !owned.has(name) && !dynamic?.has(name)) out.push(name, raw[i + 1]);
+      } else if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1];
       else if (name === 'x-forwarded-proto') forwardedProto ??= raw[i + 1];
       else if (name === 'x-forwarded-host') forwardedHost ??= raw[i + 1];
-      else if (name === 'host') clientHost = raw[i + 1];
       continue;
     }
     out.push(name, raw[i + 1]);
   }
-  const remote = req.socket.remoteAddress ?? '';
-  const sentHost = host ?? clientHost;
+  const sentHost = target.host ?? clientHost;
   if (sentHost) out.push('host', sentHost);
+  if (!target.setForwarded) {
+    for (let i = 0; i < extra.length; i++) out.push(extra[i]);
+    return out;
+  }
+  const remote = req.socket.remoteAddress ?? '';
   out.push(
     'x-forwarded-for',
     forwardedFor ? `${forwardedFor}, ${remote}` : remote,

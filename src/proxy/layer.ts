@@ -54,6 +54,8 @@ export interface Target {
   readonly origin: string;
   /** the Host header to send; undefined keeps the client's */
   readonly host: string | undefined;
+  /** add X-Forwarded-For/-Proto/-Host: ingress does, egress leaves the app's request as it is */
+  readonly setForwarded: boolean;
   /** whole-request budget in ms */
   readonly timeout: number;
 }

@@ -79,7 +79,7 @@ export class Pipeline implements ForwardOwner {
       origin: target.origin,
       path: ex.upstreamPath,
       method: ex.method as Dispatcher.HttpMethod,
-      headers: forwardRequestHeaders(req, this.owned, target.host, ex.forwardHeaders),
+      headers: forwardRequestHeaders(req, this.owned, target, ex.forwardHeaders),
       body: upgradeHead ? null : requestBody(ex),
       upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
       exchange: ex,

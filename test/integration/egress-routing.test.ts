@@ -45,6 +45,8 @@ describe('egress routing and TLS', () => {
     expect(got.url).toBe('/v1/charges?limit=3');
     expect(got.headers.host).toBe(`localhost:${stripe.port}`);
     expect(got.headers['x-request-id']).toBe('req-dedicated-1');
+    // The pod's addresses are nobody's business at Stripe: no X-Forwarded-* added on egress.
+    expect(Object.keys(got.headers).filter((h) => h.startsWith('x-forwarded-'))).toEqual([]);
   });
 
   it('2. the Host header picks the upstream on the shared port', async () => {
