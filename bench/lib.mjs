@@ -37,9 +37,13 @@ export function rssMB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Starts a child; stdout is discarded (sidelight's access log goes to /dev/null), stderr kept for errors. */
-export function startProcess({ cmd, args = [], env = {} }) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * Starts a child; stdout is discarded (sidelight's access log goes to /dev/null), stderr kept for
+ * errors. With `cpu`, the child runs on that core only (taskset execs, so the pid is the child's).
+ */
+export function startProcess({ cmd, args = [], env = {}, cpu }) {
+  const [file, argv] = cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
+  const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));

@@ -1,6 +1,6 @@
 // npm run bench: every contender in turn against the same upstream and the same load.
 //   node bench/run.mjs [--only a,b] [--duration 10] [--connections 50] [--warmup 3]
-//                      [--rate 1000] [--rate-duration 5] [--repeat 1] [--profile NAME]
+//                      [--rate 1000] [--rate-duration 5] [--repeat 1] [--profile NAME] [--pin on|off]
 // Per row: req/s under wrk (closed loop), CPU µs of the proxy process per request (utime+stime
 // from /proc over the measured run ÷ requests), RSS at the end, p50/p99 at a fixed request rate.
 // With --repeat N the whole list runs N times, interleaved, and each figure is the median over
@@ -27,8 +27,15 @@ const { values: opts } = parseArgs({
     repeat: { type: 'string', default: '1' },
     profile: { type: 'string' },
     out: { type: 'string' },
+    pin: { type: 'string', default: 'on' },
   },
 });
+// Pinning: the contender gets core 1 to itself; the bench, wrk, the upstream and the OTLP sink
+// share core 0. On a 2-core machine, without it the proxy's CPU per request swung ±20 % between
+// identical rounds with the scheduler's placement; a sidecar's CPU limit is often one core anyway.
+const pinned = opts.pin !== 'off' && cpus().length >= 2 && has('/usr/bin/taskset');
+if (pinned) execFileSync('/usr/bin/taskset', ['-a', '-pc', '0', String(process.pid)], { stdio: 'ignore' });
+const CONTENDER_CPU = pinned ? 1 : undefined;
 const duration = Number(opts.duration);
 const connections = Number(opts.connections);
 const only = opts.only?.split(',').map((s) => s.trim());
@@ -78,15 +85,17 @@ async function load(url, seconds) {
 }
 
 /** Open-loop latency at a fixed rate: what a user sees when the proxy is not saturated. */
-async function latencyAt(url, rate, seconds) {
+async function latencyAt(url, rate, seconds, pid) {
+  const before = cpuSeconds(pid);
   const r = await autocannon({ url, connections: 10, overallRate: rate, duration: seconds });
-  return { p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors };
+  const cpu = cpuSeconds(pid) - before;
+  return { p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors, cpuUsAtRate: (cpu * 1e6) / Math.max(1, r.requests.total) };
 }
 
 async function measure(c, ctxBase) {
   const port = await freePort();
   const ctx = { ...ctxBase, port, nodeArgs: opts.profile === c.name ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`] : [] };
-  const proc = startProcess(c.start(ctx));
+  const proc = startProcess({ ...c.start(ctx), cpu: CONTENDER_CPU });
   const url = `http://127.0.0.1:${port}${c.path ?? '/'}`;
   try {
     await waitFor200(url, proc);
@@ -95,8 +104,8 @@ async function measure(c, ctxBase) {
     const run = await load(url, duration);
     const cpu = cpuSeconds(proc.pid) - before;
     const rss = rssMB(proc.pid);
-    const lat = Number(opts.rate) > 0 ? await latencyAt(url, Number(opts.rate), Number(opts['rate-duration'])) : { p50: NaN, p99: NaN, errors: 0 };
-    return { name: c.name, note: c.note ?? '', rps: run.rps, cpuUs: (cpu * 1e6) / run.requests, rss, p50: lat.p50, p99: lat.p99, errors: run.errors + lat.errors, tool: run.tool };
+    const lat = Number(opts.rate) > 0 ? await latencyAt(url, Number(opts.rate), Number(opts['rate-duration']), proc.pid) : { p50: NaN, p99: NaN, errors: 0, cpuUsAtRate: NaN };
+    return { name: c.name, note: c.note ?? '', rps: run.rps, cpuUs: (cpu * 1e6) / run.requests, cpuUsAtRate: lat.cpuUsAtRate, rss, p50: lat.p50, p99: lat.p99, errors: run.errors + lat.errors, tool: run.tool };
   } finally {
     await proc.stop();
   }
@@ -106,12 +115,12 @@ const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : '–');
 
 function table(rows, floor) {
   const lines = [
-    '| contender | req/s | CPU µs/req | × floor | min CPU µs/req | RSS MB | p50 ms @rate | p99 ms @rate | errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| contender | req/s | CPU µs/req | × floor | min CPU µs/req | RSS MB | CPU µs/req @rate | p50 ms @rate | p99 ms @rate | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const ratio = floor ? r.cpuUs / floor.cpuUs : NaN;
-    lines.push(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${fmt(r.rps)} | ${fmt(r.cpuUs, 1)} | ${fmt(ratio, 2)} | ${fmt(r.cpuMin, 1)} | ${fmt(r.rss)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} |`);
+    lines.push(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${fmt(r.rps)} | ${fmt(r.cpuUs, 1)} | ${fmt(ratio, 2)} | ${fmt(r.cpuMin, 1)} | ${fmt(r.rss)} | ${fmt(r.cpuUsAtRate, 1)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.errors} |`);
   }
   return lines.join('\n');
 }
@@ -164,7 +173,7 @@ const rows = [];
 for (const [, runs] of rounds) {
   if (!runs.length) continue;
   const pick = (k) => median(runs.map((r) => r[k]));
-  rows.push({ ...runs[0], rps: pick('rps'), cpuUs: pick('cpuUs'), cpuMin: Math.min(...runs.map((r) => r.cpuUs)), rss: pick('rss'), p50: pick('p50'), p99: pick('p99'), errors: runs.reduce((n, r) => n + r.errors, 0) });
+  rows.push({ ...runs[0], rps: pick('rps'), cpuUs: pick('cpuUs'), cpuMin: Math.min(...runs.map((r) => r.cpuUs)), rss: pick('rss'), cpuUsAtRate: pick('cpuUsAtRate'), p50: pick('p50'), p99: pick('p99'), errors: runs.reduce((n, r) => n + r.errors, 0) });
 }
 const byName = new Map(rows.map((r) => [r.name, r]));
 const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
@@ -172,7 +181,7 @@ const report = `# sidelight bench, ${new Date().toISOString()}
 
 Machine: ${cpus().length} cores (nproc), ${cpuModel}; Node ${process.version}; upstream: ${upstream.kind} on loopback;
 load: ${rows[0]?.tool ?? 'wrk'} -c${connections} for ${duration} s after a ${opts.warmup} s warm-up; latency: autocannon at ${opts.rate} req/s for ${opts['rate-duration']} s;
-${repeat > 1 ? `median of ${repeat} interleaved rounds` : 'one round'}; load average at the end: ${loadavg().map((n) => n.toFixed(2)).join(' ')}.
+${repeat > 1 ? `median of ${repeat} interleaved rounds` : 'one round'}; ${pinned ? 'contender pinned to core 1, load generator/upstream/sink to core 0' : 'no CPU pinning'}; load average at the end: ${loadavg().map((n) => n.toFixed(2)).join(' ')}.
 Command: \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\`
 
 ${table(rows, byName.get('floor'))}

@@ -19,7 +19,7 @@ interface Destination {
 
 /** A line is visible in the destination at most this late (pino's own timer then writes it out). */
 const BATCH_MS = 200;
-const BATCH_LINES = 32;
+const BATCH_LINES = 256;
 
 export function accessLogLayer(logger: Logger, options: { logQuery: boolean }): Layer {
   if (!logger.isLevelEnabled('info')) return { name: 'access-log' };
