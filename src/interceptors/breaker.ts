@@ -5,14 +5,12 @@
 // problem and count as successes. While open, a try fails at once with 503 circuit_open and
 // Retry-After = seconds until the half-open trial, and no connection is attempted.
 import CircuitBreaker from 'opossum';
-import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { BreakerState, EgressObserver } from '../egress/observer.js';
 import { ClientAbortedError, LocalFailure, classify } from '../proxy/errors.js';
-import type { ResponseHeaders } from '../proxy/layer.js';
 import { failTry } from './fail-try.js';
+import { TryOutcomeHandler } from './try-outcome.js';
 
-type Controller = Dispatcher.DispatchController;
 type Settle = { resolve: () => void; reject: (err: Error) => void };
 type Start = (settle: Settle) => void;
 const noop = () => {};
@@ -184,52 +182,22 @@ export class UpstreamBreaker {
   }
 }
 
-/** Settles the breaker's promise when the try ends; forwards every callback unchanged. */
-class BreakerTryHandler implements Dispatcher.DispatchHandler {
-  private status = 0;
-  private settled = false;
-
+/** Settles the breaker's promise when the try ends. */
+class BreakerTryHandler extends TryOutcomeHandler {
   constructor(
-    private readonly handler: Dispatcher.DispatchHandler,
+    handler: Dispatcher.DispatchHandler,
     private readonly breaker: UpstreamBreaker,
     private readonly settle: Settle,
-  ) {}
+  ) {
+    super(handler);
+  }
 
-  private done(err: Error | undefined): void {
-    if (this.settled) return;
-    this.settled = true;
+  protected tryEnded(err: Error | undefined): void {
+    // The app hanging up, or sidelight refusing locally, says nothing about the upstream's health.
+    if (err instanceof ClientAbortedError || err instanceof LocalFailure) return this.settle.resolve();
+    if (this.breaker.isFailureStatus(this.status)) return this.settle.reject(new StatusFailure(this.status));
     if (err) this.settle.reject(err);
     else this.settle.resolve();
-  }
-
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.handler.onRequestStart?.(controller, context);
-  }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: Duplex): void {
-    this.done(undefined);
-    this.handler.onRequestUpgrade?.(controller, statusCode, headers as never, socket);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
-    this.status = statusCode;
-    this.handler.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.handler.onResponseData?.(controller, chunk);
-  }
-
-  onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    this.done(this.breaker.isFailureStatus(this.status) ? new StatusFailure(this.status) : undefined);
-    this.handler.onResponseEnd?.(controller, trailers as never);
-  }
-
-  onResponseError(controller: Controller, err: Error): void {
-    // The app hanging up, or sidelight refusing locally, says nothing about the upstream's health.
-    const notUpstream = err instanceof ClientAbortedError || err instanceof LocalFailure;
-    this.done(notUpstream ? undefined : this.breaker.isFailureStatus(this.status) ? new StatusFailure(this.status) : err);
-    this.handler.onResponseError?.(controller, err);
   }
 }
 

@@ -2,16 +2,14 @@
 // included) and http_client_active_requests{upstream}. An undici interceptor, so it sees exactly
 // what each try did: the status, or the failure (timeout, refused, reset, TLS, circuit open, …).
 // Compose it outside the breaker and bulkhead so their local refusals are counted too.
-import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ClientAbortedError, classify } from '../proxy/errors.js';
 import type { Exchange } from '../proxy/exchange.js';
-import type { ProxyDispatchOptions, ResponseHeaders, TryInterceptorFactory } from '../proxy/layer.js';
+import type { ProxyDispatchOptions, TryInterceptorFactory } from '../proxy/layer.js';
 import type { HistogramSeries, ValueSeries } from '../telemetry/metric-family.js';
 import { METHODS, errorTypeIndex, errorTypeLabel, methodIndex, seriesKey, statusIndex, statusLabel } from '../telemetry/labels.js';
 import type { Metrics } from '../telemetry/metrics.js';
-
-type Controller = Dispatcher.DispatchController;
+import { TryOutcomeHandler } from './try-outcome.js';
 
 /** One upstream's series: bound on first use per (method, status, error type), then reused. */
 class UpstreamTries {
@@ -39,54 +37,30 @@ class UpstreamTries {
   }
 }
 
-/** Forwards every callback unchanged and records the try once, when it ends either way. */
-class TryMetricsHandler implements Dispatcher.DispatchHandler {
-  private status = 0;
-  private done = false;
+/** Records the try once, when it ends either way. */
+class TryMetricsHandler extends TryOutcomeHandler {
   private readonly startedAt = performance.now();
 
   constructor(
-    private readonly handler: Dispatcher.DispatchHandler,
+    handler: Dispatcher.DispatchHandler,
     private readonly tries: UpstreamTries,
     private readonly method: number,
     private readonly ex: Exchange | undefined,
-  ) {}
+  ) {
+    super(handler);
+  }
 
-  finish(errorType: string | undefined): void {
-    if (this.done) return;
-    this.done = true;
+  protected tryEnded(err: Error | undefined): void {
+    // The client semantic conventions make a 5xx answer an error typed by its status code; the
+    // app hanging up is not an upstream failure, so it stays apart from connection errors.
+    const errorType = err
+      ? err instanceof ClientAbortedError
+        ? 'client_aborted'
+        : classify(err).errorType
+      : this.status >= 500
+        ? statusLabel(statusIndex(this.status))
+        : undefined;
     this.tries.record(this.method, statusIndex(this.status), errorType, (performance.now() - this.startedAt) / 1000, this.ex);
-  }
-
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.handler.onRequestStart?.(controller, context);
-  }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: Duplex): void {
-    this.status = statusCode;
-    this.finish(undefined);
-    this.handler.onRequestUpgrade?.(controller, statusCode, headers as never, socket);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
-    this.status = statusCode;
-    this.handler.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.handler.onResponseData?.(controller, chunk);
-  }
-
-  onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    // The client semantic conventions make a 5xx answer an error typed by its status code.
-    this.finish(this.status >= 500 ? statusLabel(statusIndex(this.status)) : undefined);
-    this.handler.onResponseEnd?.(controller, trailers as never);
-  }
-
-  onResponseError(controller: Controller, err: Error): void {
-    // The app hanging up is not an upstream failure: keep it apart from connection errors.
-    this.finish(err instanceof ClientAbortedError ? 'client_aborted' : classify(err).errorType);
-    this.handler.onResponseError?.(controller, err);
   }
 }
 
@@ -101,7 +75,7 @@ export function clientMetricsInterceptor(metrics: Metrics): TryInterceptorFactor
       try {
         return dispatch(opts, wrapped);
       } catch (err) {
-        wrapped.finish(classify(err).errorType);
+        wrapped.endTry(err as Error);
         throw err;
       }
     };

@@ -3,17 +3,15 @@
 // context the app sent; else the ingress span still in flight with the same X-Request-ID (an app
 // with no tracing code still gets one connected trace); else a new trace. Its context replaces the
 // app's in the request sent upstream. No headers and no query string become attributes.
-import type { Duplex } from 'node:stream';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import type { Dispatcher } from 'undici';
 import { classify } from '../proxy/errors.js';
 import type { Exchange } from '../proxy/exchange.js';
-import type { ProxyDispatchOptions, ResponseHeaders, TryInterceptorFactory } from '../proxy/layer.js';
+import type { ProxyDispatchOptions, TryInterceptorFactory } from '../proxy/layer.js';
 import { b3EncodingOf, extractParent, replaceTraceHeaders } from '../telemetry/trace-context.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { spanMethod } from './tracing.js';
-
-type Controller = Dispatcher.DispatchController;
+import { TryOutcomeHandler } from './try-outcome.js';
 
 /** The parent of an egress exchange's tries, worked out on its first try and kept on ex.span. */
 function parentOf(ex: Exchange | undefined, tracing: Tracing): Context {
@@ -69,67 +67,34 @@ export function clientTracingInterceptor(tracing: Tracing): TryInterceptorFactor
         try {
           return dispatch({ ...opts, headers } as ProxyDispatchOptions, wrapped);
         } catch (err) {
-          wrapped.onResponseError(undefined, err as Error, true);
+          wrapped.endTry(err as Error);
           throw err;
         }
       };
   };
 }
 
-/** Forwards every callback unchanged; ends the span once, when the try ends either way. */
-class ClientSpanHandler implements Dispatcher.DispatchHandler {
-  private status = 0;
-  private ended = false;
-
+/** Ends the span once, when the try ends either way. */
+class ClientSpanHandler extends TryOutcomeHandler {
   constructor(
-    private readonly handler: Dispatcher.DispatchHandler,
+    handler: Dispatcher.DispatchHandler,
     private readonly span: Span,
-  ) {}
+  ) {
+    super(handler);
+  }
 
-  private end(errorType: string | undefined): void {
-    if (this.ended) return;
-    this.ended = true;
+  protected tryEnded(err: Error | undefined): void {
     const span = this.span;
     if (span.isRecording()) {
       const status = this.status;
       if (status > 0) span.setAttribute('http.response.status_code', status);
       // Client spans: 4xx and 5xx are errors, and so is no answer.
-      const type = errorType ?? (status >= 400 ? String(status) : undefined);
+      const type = err ? classify(err).errorType : status >= 400 ? String(status) : undefined;
       if (type !== undefined) {
         span.setAttribute('error.type', type);
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
     }
     span.end();
-  }
-
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.handler.onRequestStart?.(controller, context);
-  }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: Duplex): void {
-    this.status = statusCode;
-    this.end(undefined);
-    this.handler.onRequestUpgrade?.(controller, statusCode, headers as never, socket);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
-    this.status = statusCode;
-    this.handler.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.handler.onResponseData?.(controller, chunk);
-  }
-
-  onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    this.end(undefined);
-    this.handler.onResponseEnd?.(controller, trailers as never);
-  }
-
-  /** `thrown`: dispatch threw synchronously; the caller sees the exception, not this callback. */
-  onResponseError(controller: Controller | undefined, err: Error, thrown = false): void {
-    this.end(classify(err).errorType);
-    if (!thrown) this.handler.onResponseError?.(controller as Controller, err);
   }
 }
