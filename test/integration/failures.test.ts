@@ -42,7 +42,7 @@ describe('app too slow, or too much in flight', () => {
   let sl: RunningSidelight;
   beforeAll(async () => {
     app = await startTestApp();
-    sl = await startSidelight({ config: { ingress: { app: app.url, timeout: '300ms' }, limits: { maxInflight: 1 } } });
+    sl = await startSidelight({ config: { ingress: { app: app.url, timeout: '2s' }, limits: { maxInflight: 1 } } });
   });
   afterAll(async () => {
     await sl?.stop();
