@@ -48,6 +48,7 @@ export class Metrics implements EgressObserver, OverflowSink {
   private readonly budgetExhausted: ValueFamily;
   private readonly egressRejections: ValueFamily;
   private readonly overflow: ValueFamily;
+  private readonly spansDropped: ValueFamily;
   private readonly pool: ValueFamily;
   private readonly poolMax: ValueFamily;
   private readonly drainElapsed: ValueFamily;
@@ -95,6 +96,8 @@ export class Metrics implements EgressObserver, OverflowSink {
     this.egressRejections = counter('sidelight_egress_rejections_total', 'Egress requests answered by sidelight before an upstream was chosen (unknown upstream, overloaded).', ['listener', 'reason']);
     // Not capped by maxSeries: one series per family at most, and it must never fold into itself.
     this.overflow = new ValueFamily('counter', 'sidelight_metrics_overflow_total', 'Observations folded into a family\'s overflow series because it reached metrics.maxSeries.', ['metric'], 1000);
+    this.spansDropped = counter('sidelight_trace_spans_dropped_total', 'Finished spans dropped because the export queue (OTEL_BSP_MAX_QUEUE_SIZE) was full: the collector is down or slow.', []);
+    this.spansDropped.child([]); // at 0 from the start, so rate() has a baseline
     this.pool = gauge('sidelight_upstream_pool', 'Connection pool per upstream, read at scrape time ("app" is the ingress pool).', ['upstream', 'state']);
     this.poolMax = gauge('sidelight_upstream_pool_max_connections', "The upstream pool's connection limit (egress.upstreams.*.connections); absent for the uncapped app pool.", ['upstream']);
     this.drainElapsed = gauge('sidelight_drain_elapsed_seconds', 'Seconds since the drain began; 0 when not draining.');
@@ -115,6 +118,7 @@ export class Metrics implements EgressObserver, OverflowSink {
       this.retries,
       this.budgetExhausted,
       this.egressRejections,
+      this.spansDropped,
       this.pool,
       this.poolMax,
       this.ready,
@@ -135,6 +139,10 @@ export class Metrics implements EgressObserver, OverflowSink {
   /** the active-requests series of one upstream, bound once by the client interceptor */
   clientActiveFor(upstream: string): ValueSeries {
     return this.clientActive.child([upstream]);
+  }
+
+  countDroppedSpans(count: number): void {
+    this.spansDropped.child([]).value += count;
   }
 
   countEgressRejection(listener: string, reason: string): void {

@@ -89,7 +89,12 @@ export function tracingSettings(config: Pick<Config, 'tracing'>, env: Env = proc
  * then no SDK module is even loaded, no exporter exists and no socket is opened, and
  * traceparent headers pass through sidelight untouched.
  */
-export async function startTracing(config: Config, logger: Logger, env: Env = process.env): Promise<Tracing | undefined> {
+export interface TracingHooks {
+  /** the SDK dropped finished spans because its export queue was full */
+  spansDropped?(count: number): void;
+}
+
+export async function startTracing(config: Config, logger: Logger, env: Env = process.env, hooks: TracingHooks = {}): Promise<Tracing | undefined> {
   const settings = tracingSettings(config, env);
   if (settings.exporter === 'none') {
     logger.debug({ msg: 'tracing off', reason: settings.disabledBy });
@@ -102,7 +107,7 @@ export async function startTracing(config: Config, logger: Logger, env: Env = pr
     import('@opentelemetry/resources'),
   ]);
 
-  diag.setLogger(rateLimitedDiag(logger), DiagLogLevel.WARN);
+  diag.setLogger(rateLimitedDiag(logger, hooks), DiagLogLevel.WARN);
 
   let exporter: SpanExporter;
   let processor: SpanProcessor;
@@ -210,10 +215,15 @@ const DIAG_EVERY_MS = 10_000;
 /**
  * The SDK's own complaints (export failed, "Dropped N spans because maxQueueSize reached") as
  * log lines, at most one per kind every 10 s: a collector that is down must not flood the log.
+ * Dropped spans are also counted (sidelight_trace_spans_dropped_total).
  */
-function rateLimitedDiag(logger: Logger): DiagLogger {
+function rateLimitedDiag(logger: Logger, hooks: TracingHooks): DiagLogger {
   const last = new Map<string, { at: number; suppressed: number }>();
   const emit = (level: 'warn' | 'error', message: string, args: unknown[]) => {
+    // The batch processor reports each run of drops, with its count, once the queue takes a span
+    // again: the one place the SDK says how many were lost. Counted before the rate limit.
+    const dropped = /^Dropped (\d+) spans/.exec(message);
+    if (dropped) hooks.spansDropped?.(Number(dropped[1]));
     const key = level + message.slice(0, 40);
     const now = Date.now();
     const seen = last.get(key);

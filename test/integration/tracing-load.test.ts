@@ -76,6 +76,10 @@ it('serves 50k requests with the collector unreachable, drops spans and keeps me
       return sl.logs.some(isDropped);
     }, 60_000, 'a log line reporting dropped spans');
     expect(sl.logs.find(isDropped)!.level).toBe('warn');
+    // …and counted, for an alert that does not depend on reading logs.
+    const scrape = await (await fetch(`${sl.admin}/metrics`)).text();
+    const dropped = Number(/^sidelight_trace_spans_dropped_total (\d+)/m.exec(scrape)?.[1]);
+    expect(dropped).toBeGreaterThan(0);
   } finally {
     await pool.close();
   }
