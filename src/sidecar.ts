@@ -53,7 +53,10 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const accessLog = config.logging.accessLog ? [accessLogLayer(logger, config.logging)] : [];
   const metrics = config.metrics.enabled ? new Metrics({ maxSeries: config.metrics.maxSeries }) : undefined;
   // undefined when tracing is off: then no span work at all, and traceparent passes through untouched.
-  const tracing = await startTracing(config, logger, process.env, { spansDropped: (n) => metrics?.countDroppedSpans(n) });
+  const tracing = startTracing(config.spans, config.limits.maxInflight, logger, {
+    spansExported: (n) => metrics?.countExportedSpans(n),
+    spansDropped: (n, reason) => metrics?.countDroppedSpans(n, reason),
+  });
   if (tracing) flushers.push(() => tracing.shutdown());
 
   // Ingress: client → app.

@@ -9,7 +9,8 @@ const SECRET_KEYS = new Set(['token']);
 const HIDDEN_KEYS = new Set(['caPem']);
 
 export function describeConfig(config: Config): unknown {
-  const { egress, ...rest } = config;
+  // `spans` is derived from `tracing` and the OTEL_* environment, not something a user writes.
+  const { egress, spans: _spans, ...rest } = config;
   const upstreams: Record<string, unknown> = {};
   for (const { name, ...u } of egress.upstreams) upstreams[name] = u;
   return toPlain({ ...rest, egress: { listen: egress.listen, upstreams } }, '');

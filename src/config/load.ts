@@ -3,15 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { VERSION } from '../version.js';
+import { ConfigError } from './errors.js';
 import { configSchema, type ParsedConfig, type UpstreamConfig } from './schema.js';
+import { tracingSettings, type TracingSettings } from './tracing-env.js';
 import { formatListen } from './values.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export interface Upstream extends UpstreamConfig {
   name: string;
@@ -24,6 +22,8 @@ export interface Config extends Omit<ParsedConfig, 'service' | 'egress' | 'admin
   service: string;
   egress: { listen: ParsedConfig['egress']['listen']; upstreams: Upstream[] };
   admin: { listen: ParsedConfig['admin']['listen']; token: string | undefined };
+  /** the `tracing` section with the OTEL_* environment applied: what the span pipeline runs with */
+  spans: TracingSettings;
 }
 
 /** What the command line may override; names follow the flags. */
@@ -152,11 +152,13 @@ function finish(parsed: ParsedConfig, env: Env): Config {
     caPem: u.ca === undefined ? undefined : readCa(name, u.ca),
   }));
   checkUnique(upstreams, parsed);
+  const service = parsed.service ?? (env.OTEL_SERVICE_NAME || 'app');
   return {
     ...parsed,
-    service: parsed.service ?? (env.OTEL_SERVICE_NAME || 'app'),
+    service,
     egress: { listen: parsed.egress.listen, upstreams },
     admin: { listen: parsed.admin.listen, token: parsed.admin.token || undefined },
+    spans: tracingSettings({ tracing: parsed.tracing, service, version: VERSION }, env),
   };
 }
 

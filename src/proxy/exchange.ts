@@ -39,12 +39,22 @@ export class Exchange {
   bytesOut = 0;
   durationMs = 0;
 
-  /** set by the tracing layer; the access log prints them, metrics use sampled ones as exemplars */
+  /** set by the tracing layers; the access log prints them, metrics use sampled ones as exemplars */
   traceId = '';
   spanId = '';
   traceSampled = false;
-  /** opaque slot owned by the tracing layer */
-  span: unknown = undefined;
+  /** W3C trace-flags of sidelight's span (sampled, random) */
+  traceFlags = 0;
+  /** the caller's tracestate, carried on; "" when none */
+  traceState = '';
+  /** the caller's span, "" when sidelight's span is a root */
+  parentSpanId = '';
+  /** the parent came in a header (another process), not from this sidecar */
+  parentRemote = false;
+  /** the parent's sampling decision; undefined for a root or a deferred decision */
+  parentSampled: boolean | undefined = undefined;
+  /** egress: the parent of the tries has been worked out (it is the same for every try) */
+  parentResolved = false;
 
   // Owned by the in-flight registry.
   deadline = 0;

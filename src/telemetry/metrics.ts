@@ -49,6 +49,7 @@ export class Metrics implements EgressObserver, OverflowSink {
   private readonly egressRejections: ValueFamily;
   private readonly overflow: ValueFamily;
   private readonly spansDropped: ValueFamily;
+  private readonly spansExported: ValueFamily;
   private readonly pool: ValueFamily;
   private readonly poolMax: ValueFamily;
   private readonly drainElapsed: ValueFamily;
@@ -96,8 +97,15 @@ export class Metrics implements EgressObserver, OverflowSink {
     this.egressRejections = counter('sidelight_egress_rejections_total', 'Egress requests answered by sidelight before an upstream was chosen (unknown upstream, overloaded).', ['listener', 'reason']);
     // Not capped by maxSeries: one series per family at most, and it must never fold into itself.
     this.overflow = new ValueFamily('counter', 'sidelight_metrics_overflow_total', 'Observations folded into a family\'s overflow series because it reached metrics.maxSeries.', ['metric'], 1000);
-    this.spansDropped = counter('sidelight_trace_spans_dropped_total', 'Finished spans dropped because the export queue (OTEL_BSP_MAX_QUEUE_SIZE) was full: the collector is down or slow.', []);
-    this.spansDropped.child([]); // at 0 from the start, so rate() has a baseline
+    this.spansDropped = counter(
+      'sidelight_trace_spans_dropped_total',
+      'Finished spans not exported: queue_full (OTEL_BSP_MAX_QUEUE_SIZE reached: the collector is down or slow) or export_failed (the collector did not take a batch).',
+      ['reason'],
+    );
+    this.spansExported = counter('sidelight_trace_spans_exported_total', 'Finished spans the collector accepted.', []);
+    // at 0 from the start, so rate() has a baseline
+    for (const reason of ['queue_full', 'export_failed']) this.spansDropped.child([reason]);
+    this.spansExported.child([]);
     this.pool = gauge('sidelight_upstream_pool', 'Connection pool per upstream, read at scrape time ("app" is the ingress pool).', ['upstream', 'state']);
     this.poolMax = gauge('sidelight_upstream_pool_max_connections', "The upstream pool's connection limit (egress.upstreams.*.connections); absent for the uncapped app pool.", ['upstream']);
     this.drainElapsed = gauge('sidelight_drain_elapsed_seconds', 'Seconds since the drain began; 0 when not draining.');
@@ -119,6 +127,7 @@ export class Metrics implements EgressObserver, OverflowSink {
       this.budgetExhausted,
       this.egressRejections,
       this.spansDropped,
+      this.spansExported,
       this.pool,
       this.poolMax,
       this.ready,
@@ -141,8 +150,12 @@ export class Metrics implements EgressObserver, OverflowSink {
     return this.clientActive.child([upstream]);
   }
 
-  countDroppedSpans(count: number): void {
-    this.spansDropped.child([]).value += count;
+  countDroppedSpans(count: number, reason: string): void {
+    this.spansDropped.child([reason]).value += count;
+  }
+
+  countExportedSpans(count: number): void {
+    this.spansExported.child([]).value += count;
   }
 
   countEgressRejection(listener: string, reason: string): void {

@@ -1,65 +1,195 @@
-// Trace context on the wire: extraction from node's request headers (W3C traceparent/tracestate,
-// else B3 single or multi header) and the header values sidelight writes. Contexts are passed
-// explicitly: there is no global context manager and no global propagator.
+// Trace context on the wire: the parent a request carries (W3C traceparent + tracestate, else
+// B3 single or multi header) and the header values sidelight writes. Parsing follows W3C Trace
+// Context Level 2 strictly (§3.2 traceparent, §3.3 tracestate): anything malformed is ignored,
+// so the span starts a new trace, and a tracestate that breaks a rule is dropped whole.
 import type { IncomingHttpHeaders } from 'node:http';
-import { ROOT_CONTEXT, type Context, type SpanContext, type TextMapGetter } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { B3Propagator } from '@opentelemetry/propagator-b3';
 
-const w3c = new W3CTraceContextPropagator();
-const b3 = new B3Propagator();
+/** The caller's span, as sidelight continues it. */
+export interface ParentContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** W3C trace-flags: 0x01 sampled, 0x02 random trace id (Level 2); other bits are not kept */
+  readonly flags: number;
+  /** undefined when the caller left the sampling decision to us (B3 without a sampled flag) */
+  readonly sampled: boolean | undefined;
+  /** the validated tracestate to pass on, "" when none */
+  readonly traceState: string;
+}
 
-const getter: TextMapGetter<IncomingHttpHeaders> = {
-  get: (carrier, key) => carrier[key],
-  keys: (carrier) => Object.keys(carrier),
-};
-
-/** How the caller encoded its context; sidelight answers in kind towards the next hop. */
 export const enum B3Encoding {
   None = 0,
   Single = 1,
   Multi = 2,
 }
 
-/** Request headers sidelight writes itself (the client's values are replaced, never copied). */
+export const SAMPLED = 0x01;
+/** Level 2 "random" flag: kept when the caller set it, so the next hop may rely on it too */
+const RANDOM = 0x02;
+
+/** Request headers sidelight writes itself: the client's values are replaced, never copied. */
 export const TRACE_HEADERS = ['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags'] as const;
 
+const HEX32 = /^[0-9a-f]{32}$/;
+const HEX16 = /^[0-9a-f]{16}$/;
+const ZERO32 = '0'.repeat(32);
+const ZERO16 = '0'.repeat(16);
+const isHex = (c: number) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
+
+function hexRun(s: string, from: number, length: number): boolean {
+  for (let i = from; i < from + length; i++) if (!isHex(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/**
+ * traceparent: version "-" trace-id "-" parent-id "-" trace-flags, lowercase hex. Version ff is
+ * invalid; version 00 has exactly these four fields; a later version may append "-…" fields,
+ * which are ignored. All-zero ids are invalid.
+ */
+export function parseTraceparent(header: string | string[] | undefined): { traceId: string; spanId: string; flags: number } | undefined {
+  if (typeof header !== 'string') return undefined; // absent, or sent twice: ambiguous
+  const v = header.trim();
+  if (v.length < 55 || v.charCodeAt(2) !== 45 || v.charCodeAt(35) !== 45 || v.charCodeAt(52) !== 45) return undefined;
+  if (!hexRun(v, 0, 2) || v.startsWith('ff')) return undefined;
+  if (v.startsWith('00') ? v.length !== 55 : v.length > 55 && v.charCodeAt(55) !== 45) return undefined;
+  if (!hexRun(v, 3, 32) || !hexRun(v, 36, 16) || !hexRun(v, 53, 2)) return undefined;
+  const traceId = v.slice(3, 35);
+  const spanId = v.slice(36, 52);
+  if (traceId === ZERO32 || spanId === ZERO16) return undefined;
+  return { traceId, spanId, flags: parseInt(v.slice(53, 55), 16) & (SAMPLED | RANDOM) };
+}
+
+// §3.3.1: key = lcalpha / DIGIT first, then up to 255 of lcalpha DIGIT _ - * / @ (tenant@system
+// keys included); value = 0–255 printable ASCII but "," and "=", ending in a non-space.
+const TRACESTATE_KEY = /^[a-z0-9][a-z0-9_\-*/@]{0,255}$/;
+const TRACESTATE_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+const MAX_MEMBERS = 32;
+/** Level 2 §3.3.1.5: at least 512 characters must be propagated; longer lists are dropped whole */
+const MAX_LENGTH = 512;
+
+/**
+ * The tracestate list to pass on, or "" when there is none or any member breaks a rule (then
+ * §3.3.1.1 says not to propagate it at all). Several tracestate headers form one list in order
+ * (Node joins them with ", "); empty members and optional whitespace around commas are dropped;
+ * of duplicate keys the first is kept.
+ */
+export function parseTracestate(header: string | string[] | undefined): string {
+  if (header === undefined) return '';
+  const text = Array.isArray(header) ? header.join(',') : header;
+  if (text.length === 0) return '';
+  const seen = new Set<string>();
+  const members: string[] = [];
+  for (const raw of text.split(',')) {
+    const member = raw.replace(/^[ \t]+|[ \t]+$/g, '');
+    if (member === '') continue;
+    const eq = member.indexOf('=');
+    if (eq <= 0) return '';
+    const key = member.slice(0, eq);
+    const value = member.slice(eq + 1);
+    if (!TRACESTATE_KEY.test(key) || !TRACESTATE_VALUE.test(value)) return '';
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (members.push(member) > MAX_MEMBERS) return '';
+  }
+  const list = members.join(',');
+  return list.length <= MAX_LENGTH ? list : '';
+}
+
+/** B3 single header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]], or a bare sampling state. */
+function parseB3Single(value: string): Omit<ParentContext, 'traceState'> | undefined {
+  const parts = value.trim().toLowerCase().split('-');
+  if (parts.length < 2 || parts.length > 4) return undefined;
+  const traceId = padTraceId(parts[0]);
+  const spanId = parts[1];
+  if (!traceId || !HEX16.test(spanId) || spanId === ZERO16) return undefined;
+  const sampled = parts.length >= 3 ? b3Sampled(parts[2]) : undefined;
+  if (parts.length >= 3 && sampled === null) return undefined;
+  return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled: sampled ?? undefined };
+}
+
+function parseB3Multi(headers: IncomingHttpHeaders): Omit<ParentContext, 'traceState'> | undefined {
+  const rawTrace = headers['x-b3-traceid'];
+  const rawSpan = headers['x-b3-spanid'];
+  if (typeof rawTrace !== 'string' || typeof rawSpan !== 'string') return undefined;
+  const traceId = padTraceId(rawTrace.trim().toLowerCase());
+  const spanId = rawSpan.trim().toLowerCase();
+  if (!traceId || !HEX16.test(spanId) || spanId === ZERO16) return undefined;
+  const flagsHeader = headers['x-b3-flags'];
+  const sampledHeader = headers['x-b3-sampled'];
+  let sampled: boolean | undefined;
+  if (flagsHeader === '1') sampled = true; // debug implies sampled
+  else if (typeof sampledHeader === 'string') {
+    const s = b3Sampled(sampledHeader.trim().toLowerCase());
+    if (s === null) return undefined;
+    sampled = s;
+  }
+  return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled };
+}
+
+/** 64-bit B3 trace ids are left-padded to W3C's 128 bits. */
+function padTraceId(id: string): string | undefined {
+  const padded = id.length === 16 ? ZERO16 + id : id;
+  return HEX32.test(padded) && padded !== ZERO32 ? padded : undefined;
+}
+
+/** "1"/"d"/"true" sampled, "0"/"false" not; anything else is malformed (null). */
+function b3Sampled(value: string): boolean | null {
+  if (value === '1' || value === 'd' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  return null;
+}
+
+/**
+ * The parent a request carries: a valid W3C traceparent wins (with its tracestate), else B3
+ * single, else B3 multi; undefined when none is valid, and the span starts a new trace.
+ */
+export function extractParent(headers: IncomingHttpHeaders): ParentContext | undefined {
+  const tp = headers.traceparent;
+  if (tp !== undefined) {
+    const parsed = parseTraceparent(tp);
+    if (parsed) return { ...parsed, sampled: (parsed.flags & SAMPLED) === SAMPLED, traceState: parseTracestate(headers.tracestate) };
+  }
+  const single = headers.b3;
+  if (typeof single === 'string') {
+    const parsed = parseB3Single(single);
+    if (parsed) return { ...parsed, traceState: '' };
+  }
+  if (headers['x-b3-traceid'] !== undefined) {
+    const parsed = parseB3Multi(headers);
+    if (parsed) return { ...parsed, traceState: '' };
+  }
+  return undefined;
+}
+
+/** How the caller encoded B3, if it did: the next hop gets the same encoding, even when the ids were unusable. */
 export function b3EncodingOf(headers: IncomingHttpHeaders): B3Encoding {
   if (headers.b3 !== undefined) return B3Encoding.Single;
   if (headers['x-b3-traceid'] !== undefined) return B3Encoding.Multi;
   return B3Encoding.None;
 }
 
-/**
- * The parent context a request carries: a valid W3C traceparent wins, else B3. Anything malformed
- * (wrong length, all-zero ids, uppercase hex, extra fields on version 00, …) yields ROOT_CONTEXT,
- * so the span starts a new trace.
- */
-export function extractParent(headers: IncomingHttpHeaders): Context {
-  if (headers.traceparent !== undefined) {
-    const ctx = w3c.extract(ROOT_CONTEXT, headers, getter);
-    if (ctx !== ROOT_CONTEXT) return ctx;
-  }
-  if (headers.b3 !== undefined || headers['x-b3-traceid'] !== undefined) return b3.extract(ROOT_CONTEXT, headers, getter);
-  return ROOT_CONTEXT;
+const FLAG_TEXT = ['00', '01', '02', '03'];
+
+/** W3C traceparent (and traceresponse) value. */
+export function traceparent(traceId: string, spanId: string, flags: number): string {
+  return `00-${traceId}-${spanId}-${FLAG_TEXT[flags & 3]}`;
 }
 
-const sampledFlag = (sc: SpanContext): string => ((sc.traceFlags & 1) === 1 ? '01' : '00');
-
-/** W3C traceparent (and traceresponse) value for a span context. */
-export function traceparent(sc: SpanContext): string {
-  return `00-${sc.traceId}-${sc.spanId}-${sampledFlag(sc)}`;
+/** The context sidelight sends on: its own span, in the caller's trace. */
+export interface OutgoingContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+  readonly traceState: string;
 }
 
 /** Pushes the context's headers onto a flat [name, value, …] list. */
-export function pushTraceHeaders(out: string[], sc: SpanContext, encoding: B3Encoding): void {
-  out.push('traceparent', traceparent(sc));
-  const state = sc.traceState?.serialize();
-  if (state) out.push('tracestate', state);
+export function pushTraceHeaders(out: string[], ctx: OutgoingContext, encoding: B3Encoding): void {
+  out.push('traceparent', traceparent(ctx.traceId, ctx.spanId, ctx.traceFlags));
+  if (ctx.traceState) out.push('tracestate', ctx.traceState);
   if (encoding === B3Encoding.Single) {
-    out.push('b3', `${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1) === 1 ? '1' : '0'}`);
+    out.push('b3', `${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags & SAMPLED ? '1' : '0'}`);
   } else if (encoding === B3Encoding.Multi) {
-    out.push('x-b3-traceid', sc.traceId, 'x-b3-spanid', sc.spanId, 'x-b3-sampled', (sc.traceFlags & 1) === 1 ? '1' : '0');
+    out.push('x-b3-traceid', ctx.traceId, 'x-b3-spanid', ctx.spanId, 'x-b3-sampled', ctx.traceFlags & SAMPLED ? '1' : '0');
   }
 }
 
@@ -71,7 +201,7 @@ type DispatchHeaders = readonly string[] | Record<string, string | string[] | un
  * A copy of an undici header list without trace headers, with this context's instead, as a flat
  * [name, value, …] list (the proxy core always builds that form; the others are accepted too).
  */
-export function replaceTraceHeaders(headers: DispatchHeaders, sc: SpanContext, encoding: B3Encoding): string[] {
+export function replaceTraceHeaders(headers: DispatchHeaders, ctx: OutgoingContext, encoding: B3Encoding): string[] {
   const out: string[] = [];
   const keep = (name: string, value: string | string[] | undefined) => {
     if (value === undefined || OWNED.has(name.toLowerCase())) return;
@@ -88,6 +218,6 @@ export function replaceTraceHeaders(headers: DispatchHeaders, sc: SpanContext, e
   } else if (headers) {
     for (const name of Object.keys(headers)) keep(name, (headers as Record<string, string | string[] | undefined>)[name]);
   }
-  pushTraceHeaders(out, sc, encoding);
+  pushTraceHeaders(out, ctx, encoding);
   return out;
 }

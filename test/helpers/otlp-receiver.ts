@@ -1,7 +1,7 @@
 // A real OTLP/HTTP trace receiver on an ephemeral port: it decodes the protobuf payloads the
 // exporter sends (ExportTraceServiceRequest, per opentelemetry-proto) with protobufjs, so tests
 // assert on exactly what a collector or Jaeger would receive.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
@@ -66,6 +66,8 @@ export interface ReceivedSpan {
   attributes: Record<string, unknown>;
   /** 0 unset, 1 ok, 2 error */
   statusCode: number;
+  /** OTLP span flags: W3C trace flags in the low byte, 0x100 "is-remote known", 0x200 "parent is remote" */
+  flags: number;
   resource: Record<string, unknown>;
   scope: string;
   startNanos: bigint;
@@ -77,10 +79,14 @@ export interface OtlpReceiver {
   url: string;
   port: number;
   spans: ReceivedSpan[];
-  /** export requests seen, with their path and content type */
-  requests: Array<{ path: string; contentType: string; encoding: string }>;
+  /** export requests seen, with their path, content type and headers */
+  requests: Array<{ path: string; contentType: string; encoding: string; headers: IncomingHttpHeaders }>;
   /** TCP connections ever accepted */
   connections(): number;
+  /** the most export requests ever in progress at once */
+  maxConcurrent(): number;
+  /** from now on: hold each export this long, and/or answer with this status (spans are kept only on 2xx) */
+  behave(behaviour: { delayMs?: number; status?: number }): void;
   /** waits until `predicate` holds for the spans received so far */
   waitFor(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number, what?: string): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -114,6 +120,7 @@ interface RawSpan {
   kind: number;
   attributes?: KeyValue[];
   status?: { code?: number };
+  flags?: number;
   startTimeUnixNano: { toString(): string } | number;
   endTimeUnixNano: { toString(): string } | number;
 }
@@ -167,6 +174,7 @@ export function decodeTraces(body: Buffer): ReceivedSpan[] {
           kind: KINDS[s.kind] ?? 'UNSPECIFIED',
           attributes: attrs(s.attributes),
           statusCode: s.status?.code ?? 0,
+          flags: s.flags ?? 0,
           resource,
           scope: ss.scope?.name ?? '',
           startNanos: BigInt(s.startTimeUnixNano.toString()),
@@ -182,29 +190,43 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: OtlpReceiver['requests'] = [];
   let connections = 0;
+  let inProgress = 0;
+  let maxConcurrent = 0;
+  let behaviour: { delayMs?: number; status?: number } = {};
   const sockets = new Set<Socket>();
   const server: Server = createServer((req, res) => {
+    inProgress++;
+    maxConcurrent = Math.max(maxConcurrent, inProgress);
+    res.on('close', () => inProgress--);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      const delayMs = behaviour.delayMs ?? 0;
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
+    });
+    const answer = () => {
       const contentType = String(req.headers['content-type'] ?? '');
       const encoding = String(req.headers['content-encoding'] ?? '');
-      requests.push({ path: req.url ?? '', contentType, encoding });
+      requests.push({ path: req.url ?? '', contentType, encoding, headers: req.headers });
       if (req.method !== 'POST' || req.url !== '/v1/traces' || contentType !== 'application/x-protobuf') {
         res.writeHead(404).end();
         return;
       }
       let body = Buffer.concat(chunks);
       if (encoding === 'gzip') body = gunzipSync(body);
+      let decoded: ReceivedSpan[];
       try {
-        spans.push(...decodeTraces(body));
+        decoded = decodeTraces(body);
       } catch {
         res.writeHead(400).end();
         return;
       }
+      const status = behaviour.status ?? 200;
+      if (status >= 200 && status < 300) spans.push(...decoded);
       // An empty ExportTraceServiceResponse.
-      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': '0' }).end();
-    });
+      res.writeHead(status, { 'content-type': 'application/x-protobuf', 'content-length': '0' }).end();
+    };
   });
   server.on('connection', (socket: Socket) => {
     connections++;
@@ -219,6 +241,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     spans,
     requests,
     connections: () => connections,
+    maxConcurrent: () => maxConcurrent,
+    behave: (b) => (behaviour = b),
     async waitFor(predicate, timeoutMs = 10_000, what = 'spans') {
       await until(() => predicate(spans), timeoutMs, what);
       return spans;

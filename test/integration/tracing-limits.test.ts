@@ -161,3 +161,56 @@ describe('tracing off', () => {
     }
   });
 });
+
+describe('the OTLP exporter settings', () => {
+  it('sends gzip with the configured headers to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, and never logs the headers', async () => {
+    const receiver = await startOtlpReceiver();
+    const sl = await startSidelight({
+      config: { ingress: { app: app.url } },
+      env: {
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', // the signal-specific variable wins
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-api-key=secret%20key,x-tenant=shop',
+        OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+      },
+    });
+    try {
+      const res = await send(`${sl.ingress}/echo`);
+      const [, traceId] = TRACEPARENT.exec(String(res.headers.traceresponse))!;
+      await receiver.waitFor((spans) => spans.some((s) => s.traceId === traceId), 10_000, 'the span');
+      expect(receiver.requests[0]).toMatchObject({ path: '/v1/traces', encoding: 'gzip', contentType: 'application/x-protobuf' });
+      expect(receiver.requests[0].headers).toMatchObject({ 'x-api-key': 'secret key', 'x-tenant': 'shop' });
+      const started = await sl.waitForLog((l) => l.msg === 'tracing on');
+      expect(started.endpoint).toBe(`${receiver.url}/v1/traces`);
+      expect(JSON.stringify(sl.logs)).not.toMatch(/secret/);
+    } finally {
+      await sl.stop();
+      await receiver.close();
+    }
+  });
+
+  it('refuses an endpoint that is not a URL with one message naming the variable (exit 2)', async () => {
+    const sl = await startSidelight({ config: { ingress: { app: app.url } }, env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, noWait: true });
+    expect(await sl.exited).toBe(2);
+    expect(sl.stderr()).toMatch(/OTEL_EXPORTER_OTLP_ENDPOINT: /);
+    expect(sl.stderr()).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('tracing.exporter: console', () => {
+  it('writes each span as one JSON line on stdout', async () => {
+    const sl = await startSidelight({ config: { ingress: { app: app.url, routes: ['/echo'] }, tracing: { exporter: 'console' } }, env: { OTEL_TRACES_EXPORTER: undefined } });
+    try {
+      const res = await send(`${sl.ingress}/echo?token=secret`, { headers: { 'x-request-id': 'req-console-1', authorization: 'Bearer secret' } });
+      const [, traceId, spanId] = TRACEPARENT.exec(String(res.headers.traceresponse))!;
+      const line = await sl.waitForLog((l) => l.msg === 'span' && l.traceId === traceId);
+      expect(line).toMatchObject({ name: 'GET /echo', kind: 'server', spanId, status: 'unset' });
+      expect(line.attributes).toMatchObject({ 'url.path': '/echo', 'sidelight.request_id': 'req-console-1', 'http.response.status_code': 200 });
+      expect(JSON.stringify(line)).not.toMatch(/secret/);
+    } finally {
+      await sl.stop();
+    }
+  });
+});

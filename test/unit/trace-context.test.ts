@@ -1,36 +1,174 @@
-// Trace context parsing and header rewriting, without sockets.
-import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+// Trace context parsing and header rewriting, without sockets: each rule of W3C Trace Context
+// (§3.2 traceparent, §3.3 tracestate) that the W3C test suite checks at STRICT_LEVEL=2, and B3.
 import { describe, expect, it } from 'vitest';
-import { B3Encoding, extractParent, replaceTraceHeaders, traceparent } from '../../src/telemetry/trace-context.js';
+import { B3Encoding, extractParent, parseTraceparent, parseTracestate, replaceTraceHeaders, traceparent } from '../../src/telemetry/trace-context.js';
 
 const tid = '0af7651916cd43dd8448eb211c80319c';
 const sid = 'b7ad6b7169203331';
-const sc = { traceId: tid, spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED };
 
-describe('extractParent', () => {
-  it('reads W3C first, then B3 single, then B3 multi', () => {
-    expect(trace.getSpanContext(extractParent({ traceparent: `00-${tid}-${sid}-01` }))).toMatchObject({ traceId: tid, spanId: sid, traceFlags: 1, isRemote: true });
-    expect(trace.getSpanContext(extractParent({ b3: `${tid}-${sid}-1` }))).toMatchObject({ traceId: tid, spanId: sid, traceFlags: 1 });
-    expect(trace.getSpanContext(extractParent({ 'x-b3-traceid': tid, 'x-b3-spanid': sid, 'x-b3-sampled': '0' }))).toMatchObject({ traceId: tid, spanId: sid, traceFlags: 0 });
-    // An invalid traceparent falls back to B3 when present.
-    expect(trace.getSpanContext(extractParent({ traceparent: 'junk', b3: `${tid}-${sid}-1` }))?.traceId).toBe(tid);
+describe('traceparent', () => {
+  it('reads version 00 with exactly four fields', () => {
+    expect(parseTraceparent(`00-${tid}-${sid}-01`)).toEqual({ traceId: tid, spanId: sid, flags: 1 });
+    expect(parseTraceparent(`00-${tid}-${sid}-00`)).toEqual({ traceId: tid, spanId: sid, flags: 0 });
   });
 
-  it('gives the root context for malformed values', () => {
-    for (const value of [`00-${tid.toUpperCase()}-${sid}-01`, `00-${'0'.repeat(32)}-${sid}-01`, `00-${tid}-${sid}-01-x`, `00-${'a'.repeat(10_000)}`, '']) {
-      expect(extractParent({ traceparent: value })).toBe(ROOT_CONTEXT);
+  it('ignores optional whitespace around the value', () => {
+    for (const v of [` 00-${tid}-${sid}-01`, `\t00-${tid}-${sid}-01`, `00-${tid}-${sid}-01 `, `\t 00-${tid}-${sid}-01 \t`]) {
+      expect(parseTraceparent(v)?.traceId, JSON.stringify(v)).toBe(tid);
     }
-    expect(extractParent({})).toBe(ROOT_CONTEXT);
+  });
+
+  it('reads a future version by its first four fields, but never version ff', () => {
+    expect(parseTraceparent(`cc-${tid}-${sid}-01`)?.traceId).toBe(tid);
+    expect(parseTraceparent(`cc-${tid}-${sid}-01-what-the-future-will-be-like`)?.traceId).toBe(tid);
+    expect(parseTraceparent(`cc-${tid}-${sid}-01.what-the-future-will-be-like`)).toBeUndefined();
+    expect(parseTraceparent(`ff-${tid}-${sid}-01`)).toBeUndefined();
+    expect(parseTraceparent(`00-${tid}-${sid}-01-extra`)).toBeUndefined();
+  });
+
+  it('refuses malformed fields', () => {
+    const bad = [
+      `.0-${tid}-${sid}-01`, // version illegal characters
+      `000-${tid}-${sid}-01`, // version too long
+      `0-${tid}-${sid}-01`, // version too short
+      `00-${'0'.repeat(32)}-${sid}-01`, // all-zero trace id
+      `00-${tid.slice(0, 31)}.-${sid}-01`, // trace id illegal characters
+      `00-${tid}0-${sid}-01`, // trace id too long
+      `00-${tid.slice(1)}-${sid}-01`, // trace id too short
+      `00-${tid}-${'0'.repeat(16)}-01`, // all-zero parent id
+      `00-${tid}-${sid.slice(0, 15)}.-01`, // parent id illegal characters
+      `00-${tid}-${sid}0-01`, // parent id too long
+      `00-${tid}-${sid.slice(1)}-01`, // parent id too short
+      `00-${tid}-${sid}-.0`, // flags illegal characters
+      `00-${tid}-${sid}-010`, // flags too long
+      `00-${tid}-${sid}-1`, // flags too short
+      `00-${tid.toUpperCase()}-${sid}-01`, // uppercase hex
+      `00-${'a'.repeat(10_000)}-${sid}-01`,
+      '',
+    ];
+    for (const v of bad) expect(parseTraceparent(v), v.slice(0, 70)).toBeUndefined();
+  });
+
+  it('is ambiguous, so ignored, when sent twice', () => {
+    expect(parseTraceparent([`00-${tid}-${sid}-01`, `00-${tid}-${sid}-01`])).toBeUndefined();
+    // Node joins repeated unknown headers with ", ", which no longer parses either.
+    expect(parseTraceparent(`00-${tid}-${sid}-01, 00-${tid}-${sid}-01`)).toBeUndefined();
+  });
+
+  it('keeps the sampled and random flags and clears the bits no level defines', () => {
+    expect(parseTraceparent(`00-${tid}-${sid}-02`)?.flags).toBe(2);
+    expect(parseTraceparent(`00-${tid}-${sid}-ff`)?.flags).toBe(3);
+    expect(traceparent(tid, sid, 3)).toBe(`00-${tid}-${sid}-03`);
+  });
+});
+
+describe('tracestate', () => {
+  it('joins several headers into one list, in order', () => {
+    expect(parseTracestate(['foo=1,bar=2', 'rojo=1,congo=2', 'baz=3'])).toBe('foo=1,bar=2,rojo=1,congo=2,baz=3');
+    // Node's own join of repeated headers reads the same.
+    expect(parseTracestate('foo=1,bar=2, rojo=1,congo=2, baz=3')).toBe('foo=1,bar=2,rojo=1,congo=2,baz=3');
+  });
+
+  it('drops empty headers and members, and whitespace around commas', () => {
+    expect(parseTracestate('')).toBe('');
+    expect(parseTracestate(['foo=1', ''])).toBe('foo=1');
+    expect(parseTracestate(['', 'foo=1'])).toBe('foo=1');
+    expect(parseTracestate('foo=1 \t , \t bar=2, \t baz=3')).toBe('foo=1,bar=2,baz=3');
+    expect(parseTracestate('foo=1\t \t,\t \tbar=2,\t \tbaz=3')).toBe('foo=1,bar=2,baz=3');
+    expect(parseTracestate('\t foo=1 \t')).toBe('foo=1');
+    expect(parseTracestate('foo=1,,bar=2')).toBe('foo=1,bar=2');
+  });
+
+  it('accepts every character the grammar allows, in keys with and without @', () => {
+    const key = 'abcdefghijklmnopqrstuvwxyz0123456789_-*/';
+    let value = '';
+    for (let c = 0x20; c <= 0x7e; c++) if (c !== 0x2c && c !== 0x3d) value += String.fromCharCode(c);
+    expect(parseTracestate(`${key}=${value}`)).toBe(`${key}=${value}`);
+    expect(parseTracestate(`${key}@a-z0-9_-*/=${value}`)).toBe(`${key}@a-z0-9_-*/=${value}`);
+    for (const k of ['foo@', 'foo@@bar', 'foo@bar@baz', 't@' + 'v'.repeat(15), 't'.repeat(241) + '@' + 'v'.repeat(14), 't'.repeat(242) + '@v', 'z'.repeat(256)]) {
+      expect(parseTracestate(`${k}=1,bar=2`), k.slice(0, 30)).toBe(`${k}=1,bar=2`);
+    }
+  });
+
+  it('drops the whole list when one key breaks the grammar', () => {
+    for (const member of ['@foo=1', 'foo =1', 'FOO=1', 'foo.bar=1', 'z'.repeat(257) + '=1', '=1', 'foo']) {
+      expect(parseTracestate(['bar=2', member]), member.slice(0, 30)).toBe('');
+    }
+  });
+
+  it('drops the whole list when one value breaks the grammar', () => {
+    for (const member of ['foo=bar=baz', 'foo=', 'foo=' + 'v'.repeat(257), 'foo=caf\u00e9', 'foo=a\tb']) {
+      expect(parseTracestate(`${member},bar=3`), member.slice(0, 30)).toBe('');
+    }
+  });
+
+  it('takes at most 32 members', () => {
+    const members = Array.from({ length: 33 }, (_, i) => `bar${String(i + 1).padStart(2, '0')}=${i}`);
+    expect(parseTracestate(members.slice(0, 32).join(','))).toBe(members.slice(0, 32).join(','));
+    expect(parseTracestate(members.join(','))).toBe('');
+  });
+
+  it('keeps the first of duplicate keys', () => {
+    expect(parseTracestate('foo=1,foo=1')).toBe('foo=1');
+    expect(parseTracestate(['foo=1', 'foo=2'])).toBe('foo=1');
+  });
+
+  it('drops a list longer than 512 characters rather than cutting it', () => {
+    const long = Array.from({ length: 6 }, (_, i) => `k${i}=${'v'.repeat(100)}`).join(',');
+    expect(long.length).toBeGreaterThan(512);
+    expect(parseTracestate(long)).toBe('');
+  });
+});
+
+describe('extractParent', () => {
+  it('reads W3C first (with its tracestate), then B3 single, then B3 multi', () => {
+    expect(extractParent({ traceparent: `00-${tid}-${sid}-01`, tracestate: 'vendor=x' })).toEqual({ traceId: tid, spanId: sid, flags: 1, sampled: true, traceState: 'vendor=x' });
+    expect(extractParent({ b3: `${tid}-${sid}-1` })).toMatchObject({ traceId: tid, spanId: sid, sampled: true });
+    expect(extractParent({ 'x-b3-traceid': tid, 'x-b3-spanid': sid, 'x-b3-sampled': '0' })).toMatchObject({ traceId: tid, spanId: sid, sampled: false, flags: 0 });
+    // An invalid traceparent falls back to B3 when present.
+    expect(extractParent({ traceparent: 'junk', b3: `${tid}-${sid}-1` })?.traceId).toBe(tid);
+  });
+
+  it('takes tracestate only with a valid traceparent', () => {
+    expect(extractParent({ tracestate: 'foo=1' })).toBeUndefined();
+    expect(extractParent({ traceparent: `00-${tid}-${sid}-01`, tracestate: '@bad=1' })?.traceState).toBe('');
+  });
+
+  it('pads 64-bit B3 trace ids and leaves a missing sampled flag to the sampler', () => {
+    expect(extractParent({ b3: `${tid.slice(16)}-${sid}` })).toMatchObject({ traceId: '0'.repeat(16) + tid.slice(16), sampled: undefined });
+    expect(extractParent({ 'x-b3-traceid': tid, 'x-b3-spanid': sid, 'x-b3-flags': '1' })).toMatchObject({ sampled: true });
+    expect(extractParent({ b3: `${tid}-${sid}-x` })).toBeUndefined();
+    expect(extractParent({ b3: '1' })).toBeUndefined();
+  });
+
+  it('gives nothing for malformed values', () => {
+    for (const value of [`00-${tid.toUpperCase()}-${sid}-01`, `00-${'0'.repeat(32)}-${sid}-01`, `00-${tid}-${sid}-01-x`, `00-${'a'.repeat(10_000)}`, '']) {
+      expect(extractParent({ traceparent: value })).toBeUndefined();
+    }
+    expect(extractParent({})).toBeUndefined();
   });
 });
 
 describe('replaceTraceHeaders', () => {
+  const ctx = { traceId: tid, spanId: '00f067aa0ba902b7', traceFlags: 1, traceState: '' };
+
   it("drops the app's trace headers and writes the span's, keeping everything else", () => {
-    const out = replaceTraceHeaders(['accept', '*/*', 'traceparent', `00-${tid}-${sid}-01`, 'X-B3-SpanId', sid, 'b3', 'x'], sc, B3Encoding.Single);
-    expect(out).toEqual(['accept', '*/*', 'traceparent', traceparent(sc), 'b3', `${tid}-00f067aa0ba902b7-1`]);
+    const out = replaceTraceHeaders(['accept', '*/*', 'traceparent', `00-${tid}-${sid}-01`, 'X-B3-SpanId', sid, 'b3', 'x'], ctx, B3Encoding.Single);
+    expect(out).toEqual(['accept', '*/*', 'traceparent', traceparent(tid, ctx.spanId, 1), 'b3', `${tid}-00f067aa0ba902b7-1`]);
   });
 
-  it('accepts the object form of undici headers', () => {
-    expect(replaceTraceHeaders({ accept: 'a', traceparent: 'old', multi: ['1', '2'] }, sc, B3Encoding.None)).toEqual(['accept', 'a', 'multi', '1', 'multi', '2', 'traceparent', traceparent(sc)]);
+  it('accepts the object form of undici headers and carries tracestate', () => {
+    expect(replaceTraceHeaders({ accept: 'a', traceparent: 'old', tracestate: 'old=1', multi: ['1', '2'] }, { ...ctx, traceState: 'k=v' }, B3Encoding.None)).toEqual([
+      'accept',
+      'a',
+      'multi',
+      '1',
+      'multi',
+      '2',
+      'traceparent',
+      traceparent(tid, ctx.spanId, 1),
+      'tracestate',
+      'k=v',
+    ]);
   });
 });

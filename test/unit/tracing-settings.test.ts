@@ -1,8 +1,8 @@
 // Which exporter and sampler the config and the OTEL_* environment add up to.
 import { describe, expect, it } from 'vitest';
-import { tracingSettings } from '../../src/telemetry/tracing.js';
+import { tracingSettings } from '../../src/config/tracing-env.js';
 
-const config = (exporter: 'otlp' | 'console' | 'none' = 'otlp', sampleRatio = 1) => ({ tracing: { exporter, sampleRatio } });
+const config = (exporter: 'otlp' | 'console' | 'none' = 'otlp', sampleRatio = 1) => ({ tracing: { exporter, sampleRatio }, service: 'test', version: '0.0.0' });
 
 describe('tracingSettings', () => {
   it('takes the config file when no OTEL_* variable is set', () => {

@@ -1,0 +1,72 @@
+// OTLP/HTTP with protobuf bodies (the default OTLP transport; Jaeger, the OpenTelemetry Collector
+// and Tempo take it on :4318): POST {endpoint} application/x-protobuf, optionally gzipped. Its
+// own small keep-alive pool, so exports never queue behind the app's traffic.
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { Pool } from 'undici';
+import type { OtlpExportSettings } from '../../config/tracing-env.js';
+import type { SendResult, SpanTransport } from './export-queue.js';
+import type { OtlpTraceEncoder } from './otlp-encoding.js';
+import type { SpanRecord } from './span-record.js';
+
+const gzip = promisify(gzipCallback);
+
+/** OTLP/HTTP §Retryable response codes */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+
+export class OtlpHttpTransport implements SpanTransport<Buffer> {
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly settings: OtlpExportSettings,
+    private readonly encoder: OtlpTraceEncoder,
+  ) {
+    const url = settings.endpoint;
+    this.path = url.pathname + url.search;
+    this.headers = {
+      ...settings.headers,
+      'content-type': 'application/x-protobuf',
+      'user-agent': settings.userAgent,
+      ...(settings.compression === 'gzip' ? { 'content-encoding': 'gzip' } : {}),
+    };
+    this.pool = new Pool(url.origin, {
+      connections: 2,
+      keepAliveTimeout: 30_000,
+      headersTimeout: settings.timeoutMillis,
+      bodyTimeout: settings.timeoutMillis,
+      connect: { timeout: settings.timeoutMillis, ca: settings.ca, cert: settings.clientCertificate, key: settings.clientKey },
+    });
+  }
+
+  encode(spans: readonly SpanRecord[]): Buffer | Promise<Buffer> {
+    const body = this.encoder.encode(spans);
+    return this.settings.compression === 'gzip' ? gzip(body) : body;
+  }
+
+  async send(body: Buffer): Promise<SendResult> {
+    try {
+      // The pool's connect, headers and body timeouts bound the whole request.
+      const res = await this.pool.request({ method: 'POST', path: this.path, headers: this.headers, body });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
+      const retryAfter = Number(res.headers['retry-after']);
+      return {
+        ok: false,
+        retryable: RETRYABLE_STATUS.has(res.statusCode),
+        error: `collector answered ${res.statusCode}`,
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined,
+      };
+    } catch (err) {
+      const e = err as { code?: string; cause?: { code?: string }; name?: string; message?: string };
+      const code = e.code ?? e.cause?.code ?? (e.name === 'TimeoutError' ? 'timed out' : e.message);
+      // Unreachable, reset or slow: all worth another try later.
+      return { ok: false, retryable: true, error: `collector unreachable (${code})` };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

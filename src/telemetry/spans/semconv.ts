@@ -1,0 +1,50 @@
+// The attributes sidelight's spans carry, named per the OpenTelemetry HTTP semantic conventions
+// (plus a few sidelight.* ones), each encoded once.
+import { AttributeKey } from './span-record.js';
+
+export const ATTR = {
+  method: new AttributeKey('http.request.method'),
+  methodOriginal: new AttributeKey('http.request.method_original'),
+  status: new AttributeKey('http.response.status_code'),
+  route: new AttributeKey('http.route'),
+  resendCount: new AttributeKey('http.request.resend_count'),
+  urlPath: new AttributeKey('url.path'),
+  urlScheme: new AttributeKey('url.scheme'),
+  urlFull: new AttributeKey('url.full'),
+  serverAddress: new AttributeKey('server.address'),
+  serverPort: new AttributeKey('server.port'),
+  clientAddress: new AttributeKey('client.address'),
+  userAgent: new AttributeKey('user_agent.original'),
+  errorType: new AttributeKey('error.type'),
+  requestId: new AttributeKey('sidelight.request_id'),
+  /** server spans: the upstream the request went to ("app" on ingress) */
+  upstreamName: new AttributeKey('sidelight.upstream'),
+  errorCode: new AttributeKey('sidelight.error_code'),
+  /** client spans: the configured upstream's name */
+  upstream: new AttributeKey('upstream'),
+} as const;
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/** Span name and http.request.method per semconv: unknown methods are "_OTHER" and the name is "HTTP". */
+export function spanMethod(method: string): string | undefined {
+  return KNOWN_METHODS.has(method) ? method : undefined;
+}
+
+/** host[:port] or [v6]:port, as server.address (and server.port when there is one). */
+export function pushServerAddress(attrs: Array<AttributeKey | string | number>, host: string): void {
+  const close = host.lastIndexOf(']');
+  const colon = host.lastIndexOf(':');
+  if (colon > close) {
+    attrs.push(ATTR.serverAddress, unbracket(host.slice(0, colon)));
+    const port = Number(host.slice(colon + 1));
+    if (Number.isInteger(port) && port > 0) attrs.push(ATTR.serverPort, port);
+  } else {
+    attrs.push(ATTR.serverAddress, unbracket(host));
+  }
+}
+
+/** "[::1]" → "::1" */
+export function unbracket(host: string): string {
+  return host.charCodeAt(0) === 91 /* [ */ && host.endsWith(']') ? host.slice(1, -1) : host;
+}

@@ -1,0 +1,52 @@
+// A finished span, in the one fixed shape sidelight exports: written once when the exchange (or
+// the try) is over, from data it already holds, then queued for export. No span object lives
+// through the request: while a request is in flight, its ids sit on the Exchange record.
+
+/** OTLP's SpanKind values */
+export const enum SpanKind {
+  Server = 2,
+  Client = 3,
+}
+
+/**
+ * An attribute key with its protobuf encoding (KeyValue.key: tag, length, UTF-8) made once, so
+ * the exporter copies bytes instead of encoding the same names for every span.
+ */
+export class AttributeKey {
+  readonly encoded: Buffer;
+  constructor(readonly name: string) {
+    const bytes = Buffer.from(name, 'utf8');
+    if (bytes.length > 127) throw new Error(`attribute key too long: ${name}`);
+    this.encoded = Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);
+  }
+}
+
+/** Attribute values are strings or integers (status codes, ports, counts). */
+export type AttributeValue = string | number;
+
+export class SpanRecord {
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    /** "" for a root span */
+    readonly parentSpanId: string,
+    /** the W3C tracestate carried on, "" when none */
+    readonly traceState: string,
+    /** W3C trace-flags of this span */
+    readonly flags: number,
+    /** the parent came from another process (a header), not from this sidecar */
+    readonly parentRemote: boolean,
+    readonly kind: SpanKind,
+    readonly name: string,
+    /** milliseconds since the Unix epoch, sub-millisecond precision */
+    readonly startMs: number,
+    readonly endMs: number,
+    /** status ERROR; otherwise UNSET */
+    readonly error: boolean,
+    /** flat [key, value, key, value, …] */
+    readonly attributes: Array<AttributeKey | AttributeValue>,
+  ) {}
+}
+
+/** performance.now() as milliseconds since the Unix epoch */
+export const epochMs = (monotonicMs: number): number => performance.timeOrigin + monotonicMs;

@@ -1,0 +1,74 @@
+// sidelight's own OTLP protobuf writer, read back by protobufjs with the official field numbers.
+import { describe, expect, it } from 'vitest';
+import { OtlpTraceEncoder } from '../../src/telemetry/spans/otlp-encoding.js';
+import { ATTR } from '../../src/telemetry/spans/semconv.js';
+import { SpanKind, SpanRecord } from '../../src/telemetry/spans/span-record.js';
+import { decodeTraces } from '../helpers/otlp-receiver.js';
+
+const encoder = new OtlpTraceEncoder({ 'service.name': 'checkout', 'k8s.pod.name': 'pod-ü' }, 'sidelight', '1.2.3');
+const tid = '0af7651916cd43dd8448eb211c80319c';
+
+function record(overrides: Partial<SpanRecord> = {}): SpanRecord {
+  const r: SpanRecord = {
+    traceId: tid,
+    spanId: 'b7ad6b7169203331',
+    parentSpanId: '00f067aa0ba902b7',
+    traceState: 'vendor=x',
+    flags: 1,
+    parentRemote: true,
+    kind: SpanKind.Server,
+    name: 'GET /api/items/:id',
+    startMs: 1_764_000_000_123.456789,
+    endMs: 1_764_000_000_125.5,
+    error: false,
+    attributes: [ATTR.method, 'GET', ATTR.status, 200, ATTR.urlPath, '/api/items/42'],
+    ...overrides,
+  };
+  return new SpanRecord(r.traceId, r.spanId, r.parentSpanId, r.traceState, r.flags, r.parentRemote, r.kind, r.name, r.startMs, r.endMs, r.error, r.attributes);
+}
+
+/** the nanoseconds a double number of epoch milliseconds stands for, computed exactly */
+const nanos = (ms: number) => {
+  const seconds = Math.floor(ms / 1000);
+  return BigInt(seconds) * 1_000_000_000n + BigInt(Math.round((ms - seconds * 1000) * 1e6));
+};
+
+describe('OtlpTraceEncoder', () => {
+  it('writes spans, resource and scope as an ExportTraceServiceRequest', () => {
+    const [span] = decodeTraces(encoder.encode([record()]));
+    expect(span).toMatchObject({
+      traceId: tid,
+      spanId: 'b7ad6b7169203331',
+      parentSpanId: '00f067aa0ba902b7',
+      traceState: 'vendor=x',
+      name: 'GET /api/items/:id',
+      kind: 'SERVER',
+      statusCode: 0,
+      scope: 'sidelight',
+      resource: { 'service.name': 'checkout', 'k8s.pod.name': 'pod-ü' },
+      attributes: { 'http.request.method': 'GET', 'http.response.status_code': 200, 'url.path': '/api/items/42' },
+    });
+    expect(span.startNanos).toBe(nanos(1_764_000_000_123.456789));
+    expect(span.endNanos).toBe(nanos(1_764_000_000_125.5));
+    // W3C flags in the low byte, "is-remote known" and "remote parent" above, as OpenTelemetry JS sets them.
+    expect(span.flags).toBe(0x301);
+  });
+
+  it('marks errors, local parents and roots', () => {
+    const spans = decodeTraces(
+      encoder.encode([record({ error: true, parentRemote: false, kind: SpanKind.Client }), record({ parentSpanId: '', traceState: '', parentRemote: false, flags: 3 })]),
+    );
+    expect(spans[0]).toMatchObject({ statusCode: 2, kind: 'CLIENT', flags: 0x101 });
+    expect(spans[1]).toMatchObject({ parentSpanId: '', traceState: '', flags: 0x103 });
+  });
+
+  it('gets lengths right for long and non-ASCII values, and many spans', () => {
+    const long = 'x'.repeat(20_000);
+    const spans = Array.from({ length: 600 }, (_, i) => record({ spanId: (i + 1).toString(16).padStart(16, '0'), attributes: [ATTR.urlPath, i === 0 ? long : `/päth/${i}/${'€'.repeat(i % 50)}`, ATTR.status, 100 + i] }));
+    const decoded = decodeTraces(encoder.encode(spans));
+    expect(decoded).toHaveLength(600);
+    expect(decoded[0].attributes['url.path']).toBe(long);
+    expect(decoded[599].attributes).toEqual({ 'url.path': `/päth/599/${'€'.repeat(599 % 50)}`, 'http.response.status_code': 699 });
+    expect(decoded[599].spanId).toBe((600).toString(16).padStart(16, '0'));
+  });
+});
