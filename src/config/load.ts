@@ -23,7 +23,7 @@ export interface Upstream extends UpstreamConfig {
 export interface Config extends Omit<ParsedConfig, 'service' | 'egress' | 'admin'> {
   service: string;
   egress: { listen: ParsedConfig['egress']['listen']; upstreams: Upstream[] };
-  admin: { listen: ParsedConfig['admin']['listen']; token: string | undefined };
+  admin: { listen: ParsedConfig['admin']['listen']; token: string | undefined; tap: ParsedConfig['admin']['tap'] };
 }
 
 /** What the command line may override; names follow the flags. */
@@ -156,7 +156,7 @@ function finish(parsed: ParsedConfig, env: Env): Config {
     ...parsed,
     service: parsed.service ?? (env.OTEL_SERVICE_NAME || 'app'),
     egress: { listen: parsed.egress.listen, upstreams },
-    admin: { listen: parsed.admin.listen, token: parsed.admin.token || undefined },
+    admin: { listen: parsed.admin.listen, token: parsed.admin.token || undefined, tap: parsed.admin.tap },
   };
 }
 
