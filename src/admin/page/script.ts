@@ -50,7 +50,10 @@ export const SCRIPT = String.raw`
 
   function chart(title, classes) {
     var box = el('div', 'chart');
-    var label = el('div', '', title);
+    var label = el('div');
+    classes.forEach(function (c, i) { label.appendChild(el('span', 'legend-' + c, (i ? ' · ' : '') + title[i])); });
+    var top = el('span', 'muted');
+    label.appendChild(top);
     var svg = document.createElementNS(SVG, 'svg');
     svg.setAttribute('viewBox', '0 0 ' + POINTS + ' 100');
     svg.setAttribute('preserveAspectRatio', 'none');
@@ -61,7 +64,7 @@ export const SCRIPT = String.raw`
       return p;
     });
     box.appendChild(label); box.appendChild(svg);
-    return { box: box, label: label, svg: svg, paths: paths, title: title };
+    return { box: box, top: top, svg: svg, paths: paths };
   }
 
   function draw(c, lines) {
@@ -82,7 +85,7 @@ export const SCRIPT = String.raw`
       c.paths[i].setAttribute('d', d);
     });
     c.svg.setAttribute('data-points', String(lines[0].length));
-    c.label.textContent = c.title + ' · max ' + fmt(max);
+    c.top.textContent = ' · max ' + fmt(max);
   }
 
   function card(container, key, title) {
@@ -94,9 +97,9 @@ export const SCRIPT = String.raw`
     var figures = el('div', 'figures');
     box.appendChild(figures);
     var charts = el('div', 'charts');
-    var rate = chart('req/s', ['rate']);
-    var errors = chart('errors/s', ['errors']);
-    var latency = chart('p50 · p99 ms', ['p50', 'p99']);
+    var rate = chart(['req/s'], ['rate']);
+    var errors = chart(['errors/s'], ['errors']);
+    var latency = chart(['p50', 'p99 ms'], ['p50', 'p99']);
     [rate, errors, latency].forEach(function (x) { charts.appendChild(x.box); });
     box.appendChild(charts);
     container.appendChild(box);
