@@ -11,6 +11,9 @@ export interface TapStream {
   /** the raw text received so far */
   text(): string;
   waitFor(predicate: (line: TapLine) => boolean, timeoutMs?: number, what?: string): Promise<TapLine>;
+  /** stop reading (the socket's buffers fill, as with a slow terminal) / read again */
+  pause(): void;
+  resume(): void;
   close(): void;
 }
 
@@ -62,6 +65,8 @@ export function openTap(admin: string, query = '', headers: Record<string, strin
             waiters.push({ predicate, resolve: (l) => (clearTimeout(timer), ok(l)) });
           });
         },
+        pause: () => res.pause(),
+        resume: () => res.resume(),
         close: () => req.destroy(),
       });
     });
