@@ -1,6 +1,7 @@
 // `sidelight stat`: GET /stats as two tables, per ingress route and per upstream, like
 // `linkerd viz stat`; --watch redraws it, --json prints the document as it came.
 import { duration } from '../config/values.js';
+import type { StatsFigures, StatsReport } from '../stats/live-stats.js';
 import { adminClient, CliError, type AdminOptions } from './admin-client.js';
 import { paint, statusColour, table, type Paint } from './style.js';
 
@@ -11,32 +12,7 @@ export interface StatCommandOptions extends AdminOptions {
   json?: boolean;
 }
 
-interface Window {
-  rate: number;
-  successRatio: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  retries: number;
-}
-
-interface Row extends Partial<Record<'10s' | '1m', Window>> {
-  route?: string;
-  upstream?: string;
-  breaker?: string;
-  inflight?: number;
-  zscore?: number | null;
-}
-
-export interface StatsDocument {
-  time: string;
-  metrics: boolean;
-  ready: boolean;
-  draining: boolean;
-  listeners: Array<{ listener: string; inflight: number }>;
-  routes: Row[];
-  upstreams: Row[];
-}
+type Row = Partial<StatsFigures> & { route?: string; upstream?: string; breaker?: string; inflight?: number };
 
 const ms = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)}s` : `${v.toFixed(v < 10 ? 1 : 0)}ms`);
 
@@ -58,14 +34,14 @@ function breaker(p: Paint, state: string | undefined): string {
   return statusColour(p, 200)(state ?? '-');
 }
 
-export function formatStats(doc: StatsDocument, windowName: '10s' | '1m', p: Paint): string {
+export function formatStats(doc: StatsReport, windowName: '10s' | '1m', p: Paint): string {
   const state = `${doc.ready ? p.green('ready') : p.red('not ready')}${doc.draining ? `, ${p.yellow('draining')}` : ''}`;
   const inflight = doc.listeners.map((l) => `${l.listener} ${l.inflight}`).join(', ');
   const out = [`${p.bold('sidelight')} ${state} · in flight: ${inflight} · window ${windowName} · ${doc.time}`, ''];
   if (!doc.metrics) out.push(p.yellow('metrics.enabled is false: no rates or latencies'), '');
   const figures = (r: Row) => {
     const w = r[windowName];
-    return [w ? w.rate.toFixed(1) : '-', success(p, w?.successRatio), ms(w?.p50Ms), ms(w?.p95Ms), ms(w?.p99Ms)];
+    return [w?.rate != null ? w.rate.toFixed(1) : '-', success(p, w?.successRatio), ms(w?.p50Ms), ms(w?.p95Ms), ms(w?.p99Ms)];
   };
   const routes = doc.routes.map((r) => [r.route || p.dim('(no route)'), ...figures(r), zscore(p, r.zscore)]);
   out.push(table(['ROUTE (ingress)', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99', 'Z'], routes, new Set([1, 2, 3, 4, 5, 6])));
@@ -96,7 +72,7 @@ export async function runStat(options: StatCommandOptions): Promise<void> {
   const client = adminClient(options);
   const p = paint(process.stdout);
   for (;;) {
-    const doc = (await (await client.get('/stats')).body.json()) as StatsDocument;
+    const doc = (await (await client.get('/stats')).body.json()) as StatsReport;
     const text = options.json ? `${JSON.stringify(doc)}\n` : formatStats(doc, windowName, p);
     // On a terminal, --watch redraws in place; piped, each report follows the last.
     process.stdout.write(options.watch && p.enabled && !options.json ? `\x1b[H\x1b[2J${text}` : text);

@@ -10,7 +10,7 @@ import { MAX_WINDOW_SECONDS, quantile, SampledRow, type RowCounters, type Window
 
 /** the row that holds a histogram's overflow series (metrics.maxSeries reached) */
 export const OVERFLOW_ROW = '(overflow)';
-const WINDOWS = { '10s': 10, '1m': MAX_WINDOW_SECONDS } as const;
+const WINDOW_10S = 10;
 
 export interface UpstreamView {
   readonly name: string;
@@ -25,6 +25,36 @@ export interface LiveStatsSources {
   upstreams: readonly UpstreamView[];
   draining(): boolean;
   ready(): boolean;
+}
+
+/** GET /stats, as sent */
+export interface StatsWindow {
+  /** seconds the window really spans (less than its name while the sidecar is young) */
+  seconds: number;
+  requests: number;
+  rate: number | null;
+  successRatio: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  retries: number;
+}
+
+export interface StatsFigures {
+  '10s': StatsWindow;
+  '1m': StatsWindow;
+  zscore: number | null;
+  baseline: { p95Ms: number | null; stddevMs: number | null; updates: number };
+}
+
+export interface StatsReport {
+  time: string;
+  metrics: boolean;
+  ready: boolean;
+  draining: boolean;
+  listeners: Array<{ listener: string; inflight: number }>;
+  routes: Array<{ listener: string; route: string } & StatsFigures>;
+  upstreams: Array<{ upstream: string; breaker: string; inflight: number; maxInflight: number } & Partial<StatsFigures>>;
 }
 
 interface Row {
@@ -89,7 +119,7 @@ export class LiveStats {
     }
   }
 
-  report(): Record<string, unknown> {
+  report(): StatsReport {
     const { sources } = this;
     return {
       time: new Date().toISOString(),
@@ -111,19 +141,16 @@ export class LiveStats {
     };
   }
 
-  private figures(source: Source, row: Row): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    let p95Minute = NaN;
-    for (const [name, seconds] of Object.entries(WINDOWS)) {
-      const w = row.sampled.window(seconds);
-      const p95 = quantile(0.95, source.family.bounds, w.buckets) * 1000;
-      if (seconds === MAX_WINDOW_SECONDS) p95Minute = p95;
-      out[name] = windowView(w, source, p95);
-    }
+  private figures(source: Source, row: Row): StatsFigures {
+    const view = (seconds: number) => windowView(row.sampled.window(seconds), source);
+    const minute = view(MAX_WINDOW_SECONDS);
     const b = row.baseline;
-    out.zscore = round(b.zscore(p95Minute) ?? NaN, 2);
-    out.baseline = { p95Ms: b.updates ? round(b.mean) : null, stddevMs: b.updates ? round(b.stddev) : null, updates: b.updates };
-    return out;
+    return {
+      '10s': view(WINDOW_10S),
+      '1m': minute,
+      zscore: round(b.zscore(minute.p95Ms ?? NaN) ?? NaN, 2),
+      baseline: { p95Ms: b.updates ? round(b.mean) : null, stddevMs: b.updates ? round(b.stddev) : null, updates: b.updates },
+    };
   }
 
   private row(source: Source, key: string): Row {
@@ -138,7 +165,7 @@ export class LiveStats {
   }
 }
 
-function windowView(w: WindowCounts, source: Source, p95Ms: number): Record<string, unknown> {
+function windowView(w: WindowCounts, source: Source): StatsWindow {
   const bounds = source.family.bounds;
   return {
     seconds: w.seconds,
@@ -146,7 +173,7 @@ function windowView(w: WindowCounts, source: Source, p95Ms: number): Record<stri
     rate: w.seconds ? round(w.count / w.seconds) : 0,
     successRatio: w.count ? round((w.count - w.errors) / w.count, 4) : null,
     p50Ms: round(quantile(0.5, bounds, w.buckets) * 1000),
-    p95Ms: round(p95Ms),
+    p95Ms: round(quantile(0.95, bounds, w.buckets) * 1000),
     p99Ms: round(quantile(0.99, bounds, w.buckets) * 1000),
     retries: w.retries,
   };

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The admin page (GET /) in a real headless Chromium: it loads with every request on the admin
 // origin, its charts fill once traffic flows, it asks for the admin token when one is set, and
 // clicking "open" on a breaker opens it in the admin API. SIDELIGHT_SCREENSHOT=FILE saves a
@@ -37,7 +38,7 @@ describe.skipIf(chromiumMissing)('the admin page in a real browser', () => {
     page = await chromium.browser.newPage();
     await page.setViewport({ width: 1280, height: 1000 });
     page.on('request', (r) => requested.push(r.url()));
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('pageerror', (e) => problems.push(`page error: ${(e as Error).message}`));
     page.on('console', (m) => {
       // 401s are the page learning that a token is needed; anything else (a CSP refusal) is a fault.
       if (m.type() === 'error' && !m.text().includes('401')) problems.push(m.text());

@@ -2,42 +2,14 @@
 // quantiles from real traffic, in-flight counts, retries and breaker state; and what it says
 // with metrics turned off.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StatsReport } from '../../src/stats/live-stats.js';
 import { send, until } from '../helpers/http.js';
 import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
-interface Window {
-  seconds: number;
-  requests: number;
-  rate: number;
-  successRatio: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  retries: number;
-}
-interface Row {
-  route?: string;
-  upstream?: string;
-  breaker?: string;
-  inflight?: number;
-  '10s'?: Window;
-  '1m'?: Window;
-  zscore: number | null;
-  baseline: { updates: number };
-}
-interface Stats {
-  metrics: boolean;
-  ready: boolean;
-  draining: boolean;
-  listeners: Array<{ listener: string; inflight: number }>;
-  routes: Row[];
-  upstreams: Row[];
-}
-
-const stats = async (admin: string) => JSON.parse((await send(`${admin}/stats`)).body) as Stats;
-const route = (s: Stats, name: string) => s.routes.find((r) => r.route === name);
-const upstream = (s: Stats, name: string) => s.upstreams.find((u) => u.upstream === name);
+const stats = async (admin: string) => JSON.parse((await send(`${admin}/stats`)).body) as StatsReport;
+const route = (s: StatsReport, name: string) => s.routes.find((r) => r.route === name);
+const upstream = (s: StatsReport, name: string) => s.upstreams.find((u) => u.upstream === name);
 
 describe('GET /stats', () => {
   let app: TestApp;
