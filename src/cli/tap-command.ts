@@ -69,7 +69,7 @@ export async function runTap(options: TapCommandOptions): Promise<void> {
       }
     }
   } catch (e) {
-    throw new CliError(`the tap stream broke: ${(e as Error).message}`, 1);
+    throw new CliError(`the tap stream broke off (sidelight stopped, or the connection was lost): ${(e as Error).message}`, 1);
   }
   process.stderr.write(err.dim('sidelight ended the tap\n'));
 }
