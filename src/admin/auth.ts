@@ -23,11 +23,15 @@ export function tokenMatches(presented: string, expected: string): boolean {
 }
 
 /**
- * A browser sends Origin with every POST. One from another site means a page elsewhere is
- * using the browser of someone who can reach the admin port (say, through a port-forward to
- * loopback) to drain the pod or open a breaker: refused, whatever the network address says.
+ * A call a browser makes for a page of another site means a page elsewhere is using the
+ * browser of someone who can reach the admin port (say, through a port-forward to loopback) to
+ * drain the pod or open a breaker: refused, whatever the network address says. Browsers say so
+ * in Sec-Fetch-Site, which survives proxies that rewrite Host (kubectl proxy); older ones send
+ * Origin with every POST, compared with Host.
  */
 function crossSite(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return false;
   try {

@@ -27,4 +27,11 @@ describe('admin authorization', () => {
     expect(authorize(req('127.0.0.1', { origin: 'null' }), undefined)).toMatchObject({ status: 403 });
     expect(authorize(req('127.0.0.1', { origin: 'http://127.0.0.1:15090' }), undefined)).toBeUndefined();
   });
+
+  it('believes Sec-Fetch-Site over Origin, so a proxy that rewrites Host (kubectl proxy) still works', () => {
+    const proxied = { host: '10.1.2.3:15090', origin: 'http://localhost:8001' };
+    expect(authorize(req('127.0.0.1', { ...proxied, 'sec-fetch-site': 'same-origin' }), undefined)).toBeUndefined();
+    expect(authorize(req('127.0.0.1', { ...proxied, 'sec-fetch-site': 'cross-site' }), undefined)).toMatchObject({ status: 403 });
+    expect(authorize(req('127.0.0.1', { ...proxied, 'sec-fetch-site': 'same-site' }), undefined)).toMatchObject({ status: 403 });
+  });
 });

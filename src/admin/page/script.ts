@@ -1,7 +1,8 @@
 // The admin page's script: polls GET /stats once a second into five minutes of history per
 // route and upstream, draws the charts as SVG paths, drives the breaker buttons, and follows
 // GET /tap?failed=true for the latest failed exchanges. Values from the network only ever
-// become textContent or numbers in SVG attributes, never markup.
+// become textContent or numbers in SVG attributes, never markup. URLs are relative, so the page
+// also works behind a path prefix (kubectl proxy's /api/v1/namespaces/…/pods/…:15090/proxy/).
 export const SCRIPT = String.raw`
 'use strict';
 (function () {
@@ -134,7 +135,7 @@ export const SCRIPT = String.raw`
   }
 
   function breakerAction(name, verb) {
-    fetch('/circuit-breakers/' + encodeURIComponent(name) + '/' + verb, { method: 'POST', headers: authHeaders() }).then(function (res) {
+    fetch('circuit-breakers/' + encodeURIComponent(name) + '/' + verb, { method: 'POST', headers: authHeaders() }).then(function (res) {
       if (res.status === 401) return askToken('Changing a breaker needs the admin token.', function () { breakerAction(name, verb); });
       if (!res.ok) return res.json().then(function (b) { $('breaker-message').textContent = b.message || ('HTTP ' + res.status); });
       $('breaker-message').textContent = verb + ' ' + name + ': done';
@@ -182,7 +183,7 @@ export const SCRIPT = String.raw`
 
   var polling = null;
   function poll(once) {
-    fetch('/stats', { cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (s) {
+    fetch('stats', { cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (s) {
       $('offline').hidden = true;
       render(s);
     }).catch(function () { $('offline').hidden = false; }).then(function () {
@@ -208,7 +209,7 @@ export const SCRIPT = String.raw`
 
   function follow() {
     var status = $('tap-status');
-    fetch('/tap?failed=true', { headers: authHeaders(), cache: 'no-store' }).then(function (res) {
+    fetch('tap?failed=true', { headers: authHeaders(), cache: 'no-store' }).then(function (res) {
       if (res.status === 401) { status.textContent = 'the tap needs the admin token'; return askToken('Reading the tap needs the admin token.', follow); }
       if (!res.ok) return res.json().then(function (b) { status.textContent = b.message || ('HTTP ' + res.status); setTimeout(follow, 5000); });
       status.textContent = 'following failed exchanges live';
