@@ -60,7 +60,10 @@ export class TapHub {
   private flushQueued = false;
   private heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(readonly limits: TapLimits) {}
+  constructor(
+    readonly limits: TapLimits,
+    private readonly heartbeatMs = SSE_HEARTBEAT_MS,
+  ) {}
 
   /** Starts a stream on `res`; false when maxClients are already connected (nothing is written). */
   attach(res: ServerResponse, filter: TapFilter, format: TapFormat): boolean {
@@ -82,7 +85,7 @@ export class TapHub {
     if (format === 'sse') res.write(': sidelight tap\n\n');
     else res.flushHeaders();
     if (!this.heartbeat) {
-      this.heartbeat = setInterval(() => this.beat(), SSE_HEARTBEAT_MS);
+      this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
     }
     return true;
