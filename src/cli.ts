@@ -6,6 +6,8 @@ import { ConfigError, loadConfig, type Overrides } from './config/load.js';
 import { DEFAULT_CONFIG_MAP, DEFAULT_IMAGE, runInject, type InjectCommandOptions } from './inject/command.js';
 import { InjectError } from './inject/inject.js';
 import { ListenError } from './proxy/listener.js';
+import type { StatCommandOptions } from './cli/stat-command.js';
+import type { TapCommandOptions } from './cli/tap-command.js';
 import { startSidecar } from './sidecar.js';
 import { createLogger } from './telemetry/logger.js';
 import { VERSION } from './version.js';
@@ -61,6 +63,20 @@ function check(options: { config: string }): void {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** Runs a live-view command, loaded only when asked for: `run` never imports it. */
+async function live(load: () => Promise<void>): Promise<void> {
+  const { CliError } = await import('./cli/admin-client.js');
+  try {
+    await load();
+  } catch (err) {
+    if (err instanceof CliError) fail(err.message, err.exitCode);
+    throw err;
+  }
+}
+
+const ADMIN_HELP = 'the admin URL (default http://127.0.0.1:15090)';
+const TOKEN_HELP = 'admin token (default $SIDELIGHT_ADMIN_TOKEN)';
+
 const program = new Command()
   .name('sidelight')
   .description('Sidecar observability proxy: request ids, traces, RED metrics, breakers and drain for any app')
@@ -102,6 +118,32 @@ program
       throw err;
     }
   });
+
+program
+  .command('tap')
+  .description('follow live traffic: one line per finished exchange, from a running sidelight')
+  .option('--admin <url>', ADMIN_HELP)
+  .option('--token <token>', TOKEN_HELP)
+  .option('--listener <name>', 'only this listener (ingress, egress, egress:NAME); repeatable', collect)
+  .option('--route <template>', 'only this route template; repeatable', collect)
+  .option('--upstream <name>', 'only this upstream ("app" for ingress); repeatable', collect)
+  .option('--status <code|class>', 'only this status (503) or class (5xx); repeatable', collect)
+  .option('--min-duration <duration>', 'only exchanges at least this slow (250ms, 1s)')
+  .option('--request-id <id>', 'only this request id; repeatable', collect)
+  .option('--failed', 'only failed exchanges: an error code or a 5xx')
+  .option('--json', 'print the NDJSON records as they come')
+  .action((options: TapCommandOptions) => live(async () => (await import('./cli/tap-command.js')).runTap(options)));
+
+program
+  .command('stat')
+  .description('request rate, success ratio and latency per route and per upstream, from a running sidelight')
+  .option('--admin <url>', ADMIN_HELP)
+  .option('--token <token>', TOKEN_HELP)
+  .option('-w, --watch', 'redraw every --interval')
+  .option('--interval <duration>', 'how often --watch redraws (default 2s)')
+  .option('--window <window>', 'figures over 10s or 1m (default 1m)')
+  .option('--json', 'print the /stats document')
+  .action((options: StatCommandOptions) => live(async () => (await import('./cli/stat-command.js')).runStat(options)));
 
 try {
   await program.parseAsync(process.argv);

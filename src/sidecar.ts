@@ -8,7 +8,10 @@ import { addDrainRoute } from './admin/drain-route.js';
 import { addBreakerRoutes, upstreamsHealth } from './admin/breakers-route.js';
 import { addHealthRoute, type HealthSection } from './admin/health.js';
 import { addMetricsRoute } from './admin/metrics-route.js';
+import { addPageRoute } from './admin/page-route.js';
 import { addProbeRoutes } from './admin/probes.js';
+import { addStatsRoute } from './admin/stats-route.js';
+import { addTapRoute } from './admin/tap-route.js';
 import { AdminRouter } from './admin/server.js';
 import { createRouter } from './egress/router.js';
 import { createUpstreamTarget, type UpstreamHooks, type UpstreamTarget } from './egress/upstream-target.js';
@@ -21,6 +24,7 @@ import { drainLayer } from './interceptors/drain.js';
 import { overloadLayer } from './interceptors/overload.js';
 import { requestIdLayer } from './interceptors/request-id.js';
 import { clientTracingInterceptor } from './interceptors/client-tracing.js';
+import { tapLayer } from './interceptors/tap.js';
 import { tracingLayer } from './interceptors/tracing.js';
 import { DrainState } from './lifecycle/drain.js';
 import { Readiness } from './lifecycle/readiness.js';
@@ -29,6 +33,8 @@ import { Inflight } from './proxy/inflight.js';
 import type { Layer } from './proxy/layer.js';
 import { createProxyServer, listen } from './proxy/listener.js';
 import { Pipeline } from './proxy/pipeline.js';
+import { LiveStats } from './stats/live-stats.js';
+import { TapHub } from './tap/hub.js';
 import type { LogSink } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { startTracing } from './telemetry/tracing.js';
@@ -51,6 +57,9 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const healthSections: HealthSection[] = [];
   const flushers: Array<() => Promise<void> | void> = [];
   const accessLog = config.logging.accessLog ? [accessLogLayer(logger, config.logging)] : [];
+  // The live view: one summary per finished exchange to GET /tap clients, nothing without them.
+  const tap = new TapHub(config.admin.tap);
+  const tapLayers = config.admin.tap.maxClients > 0 ? [tapLayer(tap, config.logging)] : [];
   const metrics = config.metrics.enabled ? new Metrics({ maxSeries: config.metrics.maxSeries }) : undefined;
   // undefined when tracing is off: then no span work at all, and traceparent passes through untouched.
   const tracing = startTracing(config.spans, config.limits.maxInflight, logger, {
@@ -68,6 +77,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     routeLayer(config.ingress.routes),
     ...(metrics ? [serverMetricsLayer(metrics)] : []),
     ...accessLog,
+    ...tapLayers,
     drainLayer(drain),
     overloadLayer(ingressInflight, config.limits.maxInflight),
   ];
@@ -87,6 +97,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     requestIdLayer,
     ...(metrics ? [egressRejectionsLayer(metrics)] : []),
     ...accessLog,
+    ...tapLayers,
     overloadLayer(egressInflight, config.limits.maxInflight),
   ];
   const egress = new Pipeline({
@@ -111,7 +122,21 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   addHealthRoute(admin, { drain, readiness, sections: healthSections });
   addConfigRoute(admin, config);
   addBreakerRoutes(admin, targets);
+  addTapRoute(admin, tap);
+  const stats = new LiveStats({
+    metrics,
+    listeners: [
+      { name: 'ingress', inflight: ingressInflight },
+      { name: 'egress', inflight: egressInflight },
+    ],
+    upstreams: upstreamTargets,
+    draining: () => drain.draining,
+    ready: () => readiness.report().ready,
+  });
+  addStatsRoute(admin, stats);
+  addPageRoute(admin);
   if (metrics) {
+    metrics.watchTap(tap);
     addMetricsRoute(admin, metrics);
     metrics.watchLifecycle({ ready: () => readiness.report().ready, drain, drainTimeoutMs: config.drain.timeout });
     metrics.watchPool('app', app.pool);
@@ -151,6 +176,8 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     flushers: [
       ...flushers,
       () => readiness.stop(),
+      () => stats.stop(),
+      () => tap.close(),
       async () => {
         for (const t of upstreamTargets) t.breaker.shutdown();
         await Promise.all([app.pool.close(), ...upstreamTargets.map((t) => t.dispatcher.close())]);

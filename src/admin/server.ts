@@ -1,5 +1,6 @@
 // The admin port's router: a table of method + path patterns (":name" segments), JSON answers,
-// and one rule for every state-changing call: POST needs the admin token, or loopback when none is set.
+// and one rule for every state-changing call, and for GETs that show traffic (the tap): the admin
+// token, or loopback when none is set.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { authorize } from './auth.js';
 
@@ -10,6 +11,12 @@ interface Route {
   method: string;
   segments: string[];
   handler: AdminHandler;
+  guarded: boolean;
+}
+
+export interface RouteOptions {
+  /** needs the admin token (or loopback when none is set); every POST is guarded */
+  guarded?: boolean;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -28,16 +35,16 @@ export class AdminRouter {
 
   constructor(private readonly token: string | undefined) {}
 
-  get(path: string, handler: AdminHandler): this {
-    return this.add('GET', path, handler);
+  get(path: string, handler: AdminHandler, options: RouteOptions = {}): this {
+    return this.add('GET', path, handler, options.guarded ?? false);
   }
 
   post(path: string, handler: AdminHandler): this {
-    return this.add('POST', path, handler);
+    return this.add('POST', path, handler, true);
   }
 
-  private add(method: string, path: string, handler: AdminHandler): this {
-    this.routes.push({ method, segments: path.split('/').filter(Boolean), handler });
+  private add(method: string, path: string, handler: AdminHandler, guarded: boolean): this {
+    this.routes.push({ method, segments: path.split('/').filter(Boolean), handler, guarded });
     return this;
   }
 
@@ -51,9 +58,9 @@ export class AdminRouter {
       pathMatched = true;
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       if (route.method !== method) continue;
-      if (route.method === 'POST') {
+      if (route.guarded) {
         const denied = authorize(req, this.token);
-        if (denied) return sendJson(res, denied.status, { error: denied.code, message: denied.message });
+        if (denied) return sendJson(res, denied.status, { error: denied.code, message: denied.message }, denied.headers);
       }
       Promise.resolve(route.handler(req, res, params)).catch((err: Error) => {
         if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: err.message });

@@ -70,6 +70,16 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: listen.prefault('0.0.0.0:15090'),
       token: z.string().optional(),
+      tap: z
+        .strictObject({
+          /** concurrent GET /tap streams; 0 turns the tap off */
+          maxClients: nonNegativeInt.max(1000).default(8),
+          /** per client: lines beyond this rate are dropped and counted */
+          maxLinesPerSecond: positiveInt.default(1000),
+          /** per client: bytes waiting on a slow socket before new lines are dropped */
+          maxBufferBytes: positiveInt.min(1024).default(256 * 1024),
+        })
+        .prefault({}),
     })
     .prefault({}),
   readiness: z

@@ -171,6 +171,7 @@ class RetryingRequest implements Controller {
       return undefined;
     }
     for (const o of this.observers) o.retried(this.options.upstream, reason);
+    if (this.opts.exchange) this.opts.exchange.retries++;
     return delay;
   }
 

@@ -38,6 +38,8 @@ export class Exchange {
   bytesIn = 0;
   bytesOut = 0;
   durationMs = 0;
+  /** retries sent for this exchange (egress; set by the retry interceptor) */
+  retries = 0;
 
   /** set by the tracing layers; the access log prints them, metrics use sampled ones as exemplars */
   traceId = '';

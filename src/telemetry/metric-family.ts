@@ -62,6 +62,12 @@ abstract class Family<S extends { readonly labels: string; readonly overflow: bo
     return s;
   }
 
+  /** Every series with its label values; the overflow series has none (undefined). For readers off the hot path. */
+  forEachSeries(fn: (values: readonly string[] | undefined, series: S) => void): void {
+    for (const [key, s] of this.series) fn(key.split('\u0000'), s);
+    if (this.overflowSeries) fn(undefined, this.overflowSeries);
+  }
+
   get seriesCount(): number {
     return this.series.size + (this.overflowSeries ? 1 : 0);
   }
@@ -122,7 +128,7 @@ export class HistogramSeries {
 }
 
 export class HistogramFamily extends Family<HistogramSeries> {
-  private readonly bounds: Float64Array;
+  readonly bounds: Float64Array;
   private readonly le: string[];
 
   constructor(name: string, help: string, labelNames: readonly string[], buckets: readonly number[], maxSeries: number, sink?: OverflowSink) {

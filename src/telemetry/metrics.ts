@@ -29,6 +29,12 @@ export interface PoolStatsSource {
   readonly stats: { connected: number; free: number; pending: number; queued: number; running: number };
 }
 
+/** what the tap reports (src/tap/hub.ts), read at scrape time */
+export interface TapStatsSource {
+  readonly clients: number;
+  readonly counts: { lines: number; droppedRate: number; droppedSlow: number; rejectedClients: number };
+}
+
 export interface MetricsOptions {
   /** series per duration histogram before new label sets fold into the overflow series */
   maxSeries: number;
@@ -44,7 +50,8 @@ export class Metrics implements EgressObserver, OverflowSink {
   private readonly breakerTransitions: ValueFamily;
   private readonly breakerRejections: ValueFamily;
   private readonly bulkheadRejections: ValueFamily;
-  private readonly retries: ValueFamily;
+  /** read by /stats (src/stats/live-stats.ts) as well as rendered */
+  readonly retries: ValueFamily;
   private readonly budgetExhausted: ValueFamily;
   private readonly egressRejections: ValueFamily;
   private readonly overflow: ValueFamily;
@@ -58,6 +65,10 @@ export class Metrics implements EgressObserver, OverflowSink {
   private readonly ready: ValueFamily;
   private readonly draining: ValueFamily;
   private readonly buildInfo: ValueFamily;
+  private readonly tapClients: ValueFamily;
+  private readonly tapLines: ValueFamily;
+  private readonly tapDropped: ValueFamily;
+  private readonly tapRejected: ValueFamily;
   private readonly families: Array<HistogramFamily | ValueFamily>;
   private readonly scrapeReadings: Array<() => void> = [];
   /** default process metrics, one registry per format: prom-client renames counters in place for OpenMetrics */
@@ -114,6 +125,10 @@ export class Metrics implements EgressObserver, OverflowSink {
     this.draining = gauge('sidelight_draining', '1 while the sidecar drains after SIGTERM or POST /drain.');
     this.buildInfo = gauge('sidelight_build_info', 'Always 1; the labels say which sidelight and Node.js run.', ['version', 'node']);
     this.buildInfo.child([VERSION, process.version]).value = 1;
+    this.tapClients = gauge('sidelight_tap_clients', 'Clients connected to GET /tap now.');
+    this.tapLines = counter('sidelight_tap_lines_total', 'Lines sent to tap clients.', []);
+    this.tapDropped = counter('sidelight_tap_dropped_lines_total', 'Lines a tap client did not get: over admin.tap.maxLinesPerSecond (rate) or its socket could not keep up (slow).', ['reason']);
+    this.tapRejected = counter('sidelight_tap_rejected_clients_total', 'Tap clients turned away because admin.tap.maxClients were connected.', []);
     this.families = [
       this.serverDuration,
       this.serverActiveGauge,
@@ -135,6 +150,10 @@ export class Metrics implements EgressObserver, OverflowSink {
       this.drainElapsed,
       this.drainTimeout,
       this.buildInfo,
+      this.tapClients,
+      this.tapLines,
+      this.tapDropped,
+      this.tapRejected,
       this.overflow,
     ];
     this.defaultRegistry('text');
@@ -212,6 +231,21 @@ export class Metrics implements EgressObserver, OverflowSink {
       ready.value = state.ready() ? 1 : 0;
       draining.value = state.drain.draining ? 1 : 0;
       elapsed.value = drainStartedAt ? (performance.now() - drainStartedAt) / 1000 : 0;
+    });
+  }
+
+  watchTap(tap: TapStatsSource): void {
+    const clients = this.tapClients.child([]);
+    const lines = this.tapLines.child([]);
+    const rate = this.tapDropped.child(['rate']);
+    const slow = this.tapDropped.child(['slow']);
+    const rejected = this.tapRejected.child([]);
+    this.scrapeReadings.push(() => {
+      clients.value = tap.clients;
+      lines.value = tap.counts.lines;
+      rate.value = tap.counts.droppedRate;
+      slow.value = tap.counts.droppedSlow;
+      rejected.value = tap.counts.rejectedClients;
     });
   }
 

@@ -1,0 +1,46 @@
+// The admin page (GET /): one HTML document with its CSS and script inline. Loaded lazily by
+// src/admin/page-route.ts, which also derives the Content-Security-Policy hashes from it.
+import { SCRIPT } from './script.js';
+import { STYLE } from './style.js';
+
+export { SCRIPT, STYLE };
+
+export const BODY = String.raw`
+<header>
+  <h1>sidelight</h1>
+  <span id="state"></span>
+  <span id="inflight" class="muted"></span>
+  <span id="updated" class="muted"></span>
+  <span id="offline" class="badge bad" hidden>cannot reach sidelight</span>
+</header>
+<section id="token-panel" hidden>
+  <form id="token-form">
+    <span id="token-message"></span>
+    <input id="token" type="password" autocomplete="off" placeholder="admin token (SIDELIGHT_ADMIN_TOKEN)" aria-label="admin token">
+    <button type="submit">use token</button>
+    <span class="muted">kept in this tab only</span>
+  </form>
+</section>
+<main>
+  <p id="metrics-off" class="muted" hidden>metrics.enabled is false: rates and latencies are not collected.</p>
+  <h2>Routes (ingress)</h2>
+  <div id="routes" class="grid"><div class="empty">waiting for /stats</div></div>
+  <h2>Upstreams (egress, per try)</h2>
+  <div id="upstreams" class="grid"><div class="empty">waiting for /stats</div></div>
+  <h2>Circuit breakers</h2>
+  <table><thead><tr><th>upstream</th><th>state</th><th>in flight</th><th></th></tr></thead><tbody id="breakers"></tbody></table>
+  <p id="breaker-message" class="muted"></p>
+  <h2>Latest failed exchanges</h2>
+  <p id="tap-status" class="muted"></p>
+  <table><thead><tr><th>time</th><th>listener</th><th>method</th><th>path</th><th>status</th><th>error</th><th>duration</th><th>upstream</th><th>retries</th><th>request id</th></tr></thead>
+  <tbody id="failures"></tbody></table>
+</main>
+`;
+
+export function adminPage(): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>sidelight admin</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
+<body>${BODY}<script>${SCRIPT}</script></body></html>
+`;
+}

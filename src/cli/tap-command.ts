@@ -1,0 +1,75 @@
+// `sidelight tap`: GET /tap as aligned, coloured lines on a terminal (plain when piped), or the
+// raw NDJSON with --json. Filters go to the server as query parameters; it validates them.
+import { createInterface } from 'node:readline';
+import type { ExchangeRecord } from '../tap/record.js';
+import { adminClient, CliError, type AdminOptions } from './admin-client.js';
+import { padEnd, padStart, paint, statusColour, type Paint } from './style.js';
+
+export interface TapCommandOptions extends AdminOptions {
+  listener?: string[];
+  route?: string[];
+  upstream?: string[];
+  status?: string[];
+  minDuration?: string;
+  requestId?: string[];
+  failed?: boolean;
+  json?: boolean;
+}
+
+export function tapQuery(o: TapCommandOptions): string {
+  const q = new URLSearchParams();
+  for (const [name, values] of [
+    ['listener', o.listener],
+    ['route', o.route],
+    ['upstream', o.upstream],
+    ['status', o.status],
+    ['requestId', o.requestId],
+  ] as const) {
+    for (const v of values ?? []) q.append(name, v);
+  }
+  if (o.minDuration !== undefined) q.set('minDuration', o.minDuration);
+  if (o.failed) q.set('failed', 'true');
+  const text = q.toString();
+  return text ? `/tap?${text}` : '/tap';
+}
+
+export function formatRecord(r: ExchangeRecord, p: Paint): string {
+  const time = p.dim(r.time.slice(11, 23));
+  const status = statusColour(p, r.status)(String(r.status || '---'));
+  const duration = padStart(r.durationMs >= 1000 ? `${(r.durationMs / 1000).toFixed(2)}s` : `${r.durationMs.toFixed(1)}ms`, 8);
+  let line = `${time}  ${padEnd(r.listener, 14)} ${padEnd(r.method, 7)} ${status}  ${duration}  ${padEnd(r.upstream || '-', 10)} ${r.path}`;
+  if (r.error) line += `  ${p.red(r.error)}`;
+  if (r.retries) line += `  ${p.yellow(`retries=${r.retries}`)}`;
+  line += `  ${p.dim(`id=${r.requestId}`)}`;
+  if (r.traceId) line += ` ${p.dim(`trace=${r.traceId}`)}`;
+  return line;
+}
+
+export async function runTap(options: TapCommandOptions): Promise<void> {
+  const client = adminClient(options);
+  const res = await client.get(tapQuery(options), { accept: 'application/x-ndjson' });
+  const out = paint(process.stdout);
+  const err = paint(process.stderr);
+  process.stderr.write(err.dim(`tapping ${client.base.origin} (Ctrl-C to stop)\n`));
+  // stdout closed by the reader (| head): stop quietly.
+  process.stdout.on('error', () => process.exit(0));
+  const lines = createInterface({ input: res.body, crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      if (!line) continue;
+      if (options.json) {
+        process.stdout.write(`${line}\n`);
+        continue;
+      }
+      const record = JSON.parse(line) as ExchangeRecord | { kind: 'dropped'; rate: number; slow: number };
+      if (record.kind === 'dropped') {
+        process.stderr.write(err.yellow(`… ${record.rate + record.slow} lines dropped (${record.rate} over the rate limit, ${record.slow} while this client was slow)\n`));
+      } else if (record.kind === 'exchange') {
+        process.stdout.write(`${formatRecord(record, out)}\n`);
+      }
+    }
+  } catch (e) {
+    throw new CliError(`the tap stream broke off (sidelight stopped, or the connection was lost): ${(e as Error).message}`, 1);
+  }
+  process.stderr.write(err.dim('sidelight ended the tap\n'));
+}

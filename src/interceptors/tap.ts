@@ -1,0 +1,17 @@
+// Feeds the tap (GET /tap, `sidelight tap`): one summary per finished exchange. With no tap
+// client connected its whole cost is the one comparison below; with clients, the summary is
+// built once and the hub fans it out.
+import type { Layer } from '../proxy/layer.js';
+import type { TapHub } from '../tap/hub.js';
+import { exchangeRecord } from '../tap/record.js';
+
+export function tapLayer(hub: TapHub, options: { logQuery: boolean }): Layer {
+  const logQuery = options.logQuery;
+  return {
+    name: 'tap',
+    onDone(ex) {
+      if (hub.clients === 0) return;
+      hub.publish(exchangeRecord(ex, logQuery));
+    },
+  };
+}
