@@ -2,6 +2,7 @@
 import { Pool } from 'undici';
 import type { Config } from '../config/load.js';
 import type { Target } from '../proxy/layer.js';
+import { asteriskFormInterceptor } from './asterisk-form.js';
 
 export interface AppTarget extends Target {
   readonly pool: Pool;
@@ -11,5 +12,6 @@ export function createAppTarget(config: Config): AppTarget {
   const origin = config.ingress.app.origin;
   // No connection cap here: the overload layer bounds requests in flight, so the pool never queues unboundedly.
   const pool = new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0 });
-  return { name: 'app', dispatcher: pool, pool, origin, host: undefined, setForwarded: true, timeout: config.ingress.timeout };
+  const dispatcher = pool.compose(asteriskFormInterceptor(config.ingress.app));
+  return { name: 'app', dispatcher, pool, origin, host: undefined, setForwarded: true, timeout: config.ingress.timeout };
 }

@@ -18,6 +18,7 @@ export function createProxyServer(pipeline: Pipeline, maxHeaderBytes: number): S
   server.headersTimeout = 70_000;
   server.on('request', pipeline.handleRequest);
   server.on('upgrade', pipeline.handleUpgrade);
+  server.on('connect', pipeline.handleConnect);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(err, socket));
   return server;
 }
