@@ -85,7 +85,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     tryInterceptors: [...(metrics ? [clientMetricsInterceptor(metrics)] : []), ...(tracing ? [clientTracingInterceptor(tracing)] : [])],
     observers: metrics ? [metrics] : [],
   };
-  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks));
+  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes));
   const targets = new Map<string, UpstreamTarget>(upstreamTargets.map((t) => [t.name, t]));
   const egressInflight = new Inflight();
   const egressLayers = (...targetForms: Layer[]): Layer[] => [

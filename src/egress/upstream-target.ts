@@ -25,12 +25,14 @@ export interface UpstreamHooks {
   observers: readonly EgressObserver[];
 }
 
-export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks): UpstreamTarget {
+/** `maxHeaderBytes`: the largest response head accepted from the upstream (limits.maxHeaderBytes) */
+export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, maxHeaderBytes: number): UpstreamTarget {
   const { name, url, retry } = upstream;
   const origin = url.origin;
   const pool = new Pool(origin, {
     connections: upstream.connections,
     keepAliveTimeout: 4_000,
+    maxHeaderSize: maxHeaderBytes,
     // Per try: time to the response head, and between body chunks.
     headersTimeout: upstream.timeout,
     bodyTimeout: upstream.timeout,

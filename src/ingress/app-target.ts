@@ -11,7 +11,8 @@ export interface AppTarget extends Target {
 export function createAppTarget(config: Config): AppTarget {
   const origin = config.ingress.app.origin;
   // No connection cap here: the overload layer bounds requests in flight, so the pool never queues unboundedly.
-  const pool = new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0 });
+  // maxHeaderSize: the app's response head gets the same limit as the client's request head.
+  const pool = new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, maxHeaderSize: config.limits.maxHeaderBytes });
   const dispatcher = pool.compose(asteriskFormInterceptor(config.ingress.app));
   return { name: 'app', dispatcher, pool, origin, host: undefined, setForwarded: true, timeout: config.ingress.timeout };
 }

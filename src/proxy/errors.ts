@@ -52,6 +52,9 @@ export function classify(err: unknown): Failure {
   if (code === 'SIDELIGHT_TIMEOUT' || any('UND_ERR_HEADERS_TIMEOUT') || any('UND_ERR_BODY_TIMEOUT') || any('UND_ERR_CONNECT_TIMEOUT') || any('ETIMEDOUT')) {
     return { status: 504, code: 'upstream_timeout', errorType: 'timeout', message: 'upstream did not answer in time' };
   }
+  if (any('UND_ERR_HEADERS_OVERFLOW')) {
+    return { status: 502, code: 'upstream_headers_too_large', errorType: 'headers_too_large', message: 'upstream response headers are larger than limits.maxHeaderBytes' };
+  }
   if (TLS_CODES.test(code) || TLS_CODES.test(cause)) {
     return { status: 502, code: 'upstream_tls_error', errorType: 'tls', message: `TLS handshake with upstream failed (${code || cause})` };
   }
