@@ -6,9 +6,10 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import type { Upstream } from '../config/load.js';
 import { Bulkhead, bulkheadInterceptor } from '../interceptors/bulkhead.js';
-import { UpstreamBreaker, breakerInterceptor } from '../interceptors/breaker.js';
+import { breakerInterceptor } from '../interceptors/breaker.js';
 import { retryInterceptor } from '../interceptors/retry.js';
 import type { Target, TryInterceptorFactory } from '../proxy/layer.js';
+import { UpstreamBreaker } from './circuit-breaker.js';
 import type { EgressObserver } from './observer.js';
 import { RetryBudget } from './retry-budget.js';
 
