@@ -1,6 +1,6 @@
 // One undici pool per upstream, TLS verification always on, with the upstream's interceptors
 // composed onto it. Order, outermost first: retry → per-try observers (metrics, client span)
-// → bulkhead → breaker → pool, so every retry is a try that metrics and traces see, and a
+// → bulkhead → breaker → per-try timeout → pool, so every retry is a try that metrics and traces see, and a
 // circuit_open / overloaded refusal is observed as a try with that error type.
 import { createSecureContext, rootCertificates } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
@@ -8,6 +8,7 @@ import type { Upstream } from '../config/load.js';
 import { Bulkhead, bulkheadInterceptor } from '../interceptors/bulkhead.js';
 import { breakerInterceptor } from '../interceptors/breaker.js';
 import { retryInterceptor } from '../interceptors/retry.js';
+import { tryTimeoutInterceptor } from '../interceptors/try-timeout.js';
 import type { Target, TryInterceptorFactory } from '../proxy/layer.js';
 import { UpstreamBreaker } from './circuit-breaker.js';
 import type { EgressObserver } from './observer.js';
@@ -34,10 +35,11 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
     connections: upstream.connections,
     keepAliveTimeout: 4_000,
     maxHeaderSize: maxHeaderBytes,
-    // Per try: time to the response head, and between body chunks.
-    headersTimeout: upstream.timeout,
-    bodyTimeout: upstream.timeout,
+    // The per-try limit is tryTimeoutInterceptor's, on time; undici's timers are ~500 ms coarse.
+    headersTimeout: 0,
+    bodyTimeout: 0,
     connect: {
+      // still bounds the socket attempt itself after the try has been answered
       timeout: upstream.timeout,
       // SNI (undici sends the URL's host name) and verification stay on; `ca` adds trust to the
       // system CAs, it never turns checking off. One secure context: parsed once, not per connection.
@@ -49,11 +51,12 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
   const bulkhead = new Bulkhead(name, upstream.maxInflight);
   const budget = new RetryBudget(retry.budgetPercent, retry.budgetMinRetries, upstream.breaker.rollingWindow);
   const interceptors: Dispatcher.DispatcherComposeInterceptor[] = [
+    tryTimeoutInterceptor(upstream.timeout),
     breakerInterceptor(breaker, hooks.observers),
     bulkheadInterceptor(bulkhead, hooks.observers),
     ...hooks.tryInterceptors.map((make) => make(name)),
     retryInterceptor(
-      { upstream: name, attempts: retry.attempts, backoff: retry.backoff, maxBackoff: retry.maxBackoff, maxBodyBytes: retry.maxBodyBytes, timeout: upstream.timeout },
+      { upstream: name, attempts: retry.attempts, backoff: retry.backoff, maxBackoff: retry.maxBackoff, maxBodyBytes: retry.maxBodyBytes },
       budget,
       hooks.observers,
     ),
