@@ -58,7 +58,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   if (tracing) flushers.push(() => tracing.shutdown());
 
   // Ingress: client → app.
-  const app = createAppTarget(config);
+  const app = createAppTarget(config, metrics ? [metrics] : []);
   const ingressInflight = new Inflight();
   const ingressLayers: Layer[] = [
     requestIdLayer,
@@ -84,6 +84,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const upstreamHooks: UpstreamHooks = {
     tryInterceptors: [...(metrics ? [clientMetricsInterceptor(metrics)] : []), ...(tracing ? [clientTracingInterceptor(tracing)] : [])],
     observers: metrics ? [metrics] : [],
+    connectionObservers: metrics ? [metrics] : [],
   };
   const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes));
   const targets = new Map<string, UpstreamTarget>(upstreamTargets.map((t) => [t.name, t]));
