@@ -23,6 +23,7 @@ import { routeLayer } from './interceptors/route.js';
 import { drainLayer } from './interceptors/drain.js';
 import { overloadLayer } from './interceptors/overload.js';
 import { requestIdLayer } from './interceptors/request-id.js';
+import { requestTargetLayer } from './interceptors/request-target.js';
 import { clientTracingInterceptor } from './interceptors/client-tracing.js';
 import { tapLayer } from './interceptors/tap.js';
 import { tracingLayer } from './interceptors/tracing.js';
@@ -30,7 +31,7 @@ import { DrainState } from './lifecycle/drain.js';
 import { Readiness } from './lifecycle/readiness.js';
 import { Shutdown } from './lifecycle/shutdown.js';
 import { Inflight } from './proxy/inflight.js';
-import type { Layer } from './proxy/layer.js';
+import { refuseConnect, type Layer } from './proxy/layer.js';
 import { createProxyServer, listen } from './proxy/listener.js';
 import { Pipeline } from './proxy/pipeline.js';
 import { LiveStats } from './stats/live-stats.js';
@@ -69,7 +70,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   if (tracing) flushers.push(() => tracing.shutdown());
 
   // Ingress: client → app.
-  const app = createAppTarget(config);
+  const app = createAppTarget(config, metrics ? [metrics] : []);
   const ingressInflight = new Inflight();
   const ingressLayers: Layer[] = [
     requestIdLayer,
@@ -78,10 +79,17 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     ...(metrics ? [serverMetricsLayer(metrics)] : []),
     ...accessLog,
     ...tapLayers,
+    requestTargetLayer({ forwardAsterisk: true }),
     drainLayer(drain),
     overloadLayer(ingressInflight, config.limits.maxInflight),
   ];
-  const ingress = new Pipeline({ listener: 'ingress', layers: ingressLayers, resolve: () => app, inflight: ingressInflight });
+  const ingress = new Pipeline({
+    listener: 'ingress',
+    layers: ingressLayers,
+    resolve: () => app,
+    connect: refuseConnect('CONNECT tunnels are not offered on the ingress listener: send each request itself (GET /path) and sidelight forwards it to the app'),
+    inflight: ingressInflight,
+  });
 
   // Egress: app → external APIs. It stays up through the drain: the app may still be finishing work.
   // Each upstream's dispatcher, outermost first: retry → per-try metrics/spans → bulkhead →
@@ -89,29 +97,45 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const upstreamHooks: UpstreamHooks = {
     tryInterceptors: [...(metrics ? [clientMetricsInterceptor(metrics)] : []), ...(tracing ? [clientTracingInterceptor(tracing)] : [])],
     observers: metrics ? [metrics] : [],
+    connectionObservers: metrics ? [metrics] : [],
   };
-  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks));
+  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes));
   const targets = new Map<string, UpstreamTarget>(upstreamTargets.map((t) => [t.name, t]));
   const egressInflight = new Inflight();
-  const egressLayers: Layer[] = [
+  const egressLayers = (...targetForms: Layer[]): Layer[] => [
     requestIdLayer,
     ...(metrics ? [egressRejectionsLayer(metrics)] : []),
     ...accessLog,
     ...tapLayers,
+    ...targetForms,
     overloadLayer(egressInflight, config.limits.maxInflight),
   ];
+  // Until egress offers tunnels: sidelight must see each request to do its job.
+  const egressConnect = refuseConnect(
+    'CONNECT tunnels are not offered: sidelight must see each request to trace it and apply breakers and retries. ' +
+      'Send plain HTTP instead (an http:// URL with HTTP_PROXY pointing here, a Host header, or /NAME/…); sidelight originates TLS to the upstream',
+  );
   const egress = new Pipeline({
     listener: 'egress',
-    layers: egressLayers,
+    // The router reads the request-target itself (absolute-form names the upstream).
+    layers: egressLayers(),
     resolve: createRouter(config.egress.upstreams, targets),
+    connect: egressConnect,
     inflight: egressInflight,
   });
   // Dedicated listeners (upstreams.NAME.listen): everything there goes to that one upstream.
+  const dedicatedLayers = egressLayers(requestTargetLayer({ forwardAsterisk: false }));
   const dedicated = config.egress.upstreams
     .filter((u) => u.listen)
     .map((u) => {
       const target = targets.get(u.name)!;
-      const pipeline = new Pipeline({ listener: `egress:${u.name}`, layers: egressLayers, resolve: () => target, inflight: egressInflight });
+      const pipeline = new Pipeline({
+        listener: `egress:${u.name}`,
+        layers: dedicatedLayers,
+        resolve: () => target,
+        connect: egressConnect,
+        inflight: egressInflight,
+      });
       return { upstream: u, pipeline };
     });
   healthSections.push(upstreamsHealth(targets));

@@ -56,11 +56,8 @@ export function createRouter(upstreams: Upstream[], targets: Map<string, Target>
       if (parsed.username || parsed.password) return bad('credentials in the request URL are not accepted');
       const target = lookupHost(parsed.host);
       if (!target) return unknown();
-      // URL() already resolved dot-segments; the raw path is checked so both readings agree.
-      const authority = url.indexOf('//') + 2;
-      const pathEnd = url.slice(authority).search(/[?#]/);
-      const rawPath = pathEnd === -1 ? url.slice(authority) : url.slice(authority, authority + pathEnd);
-      if (hasDotSegment(rawPath.slice(Math.max(0, rawPath.indexOf('/'))))) return bad('request path contains dot-segments');
+      // URL() already resolved dot-segments; the raw path (ex.path) is checked so both readings agree.
+      if (hasDotSegment(ex.path)) return bad('request path contains dot-segments');
       ex.upstreamPath = parsed.pathname + parsed.search;
       return target;
     }

@@ -1,14 +1,17 @@
 // One undici pool per upstream, TLS verification always on, with the upstream's interceptors
 // composed onto it. Order, outermost first: retry → per-try observers (metrics, client span)
-// → bulkhead → breaker → pool, so every retry is a try that metrics and traces see, and a
+// → bulkhead → breaker → per-try timeout → stale-connection resend → pool, so every retry is a try that metrics and traces see, and a
 // circuit_open / overloaded refusal is observed as a try with that error type.
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { Pool, type Dispatcher } from 'undici';
+import { Client, Pool, type Dispatcher } from 'undici';
 import type { Upstream } from '../config/load.js';
 import { Bulkhead, bulkheadInterceptor } from '../interceptors/bulkhead.js';
-import { UpstreamBreaker, breakerInterceptor } from '../interceptors/breaker.js';
+import { breakerInterceptor } from '../interceptors/breaker.js';
 import { retryInterceptor } from '../interceptors/retry.js';
+import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../interceptors/stale-connection.js';
+import { tryTimeoutInterceptor } from '../interceptors/try-timeout.js';
 import type { Target, TryInterceptorFactory } from '../proxy/layer.js';
+import { UpstreamBreaker } from './circuit-breaker.js';
 import type { EgressObserver } from './observer.js';
 import { RetryBudget } from './retry-budget.js';
 
@@ -23,34 +26,40 @@ export interface UpstreamHooks {
   /** per-try concerns from other parts (metrics, tracing), composed between retry and breaker */
   tryInterceptors: readonly TryInterceptorFactory[];
   observers: readonly EgressObserver[];
+  connectionObservers: readonly ConnectionObserver[];
 }
 
-export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks): UpstreamTarget {
+/** `maxHeaderBytes`: the largest response head accepted from the upstream (limits.maxHeaderBytes) */
+export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, maxHeaderBytes: number): UpstreamTarget {
   const { name, url, retry } = upstream;
   const origin = url.origin;
-  const pool = new Pool(origin, {
-    connections: upstream.connections,
+  const connection: Pool.Options = {
     keepAliveTimeout: 4_000,
-    // Per try: time to the response head, and between body chunks.
-    headersTimeout: upstream.timeout,
-    bodyTimeout: upstream.timeout,
-    connect: {
+    maxHeaderSize: maxHeaderBytes,
+    // The per-try limit is tryTimeoutInterceptor's, on time; undici's timers are ~500 ms coarse.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: reuseAwareConnector({
+      // still bounds the socket attempt itself after the try has been answered
       timeout: upstream.timeout,
       // SNI (undici sends the URL's host name) and verification stay on; `ca` adds trust to the
       // system CAs, it never turns checking off. One secure context: parsed once, not per connection.
       rejectUnauthorized: true,
       secureContext: upstream.caPem ? createSecureContext({ ca: [...rootCertificates, upstream.caPem] }) : undefined,
-    },
-  });
+    }),
+  };
+  const pool = new Pool(origin, { ...connection, connections: upstream.connections });
   const breaker = new UpstreamBreaker(name, upstream.breaker, hooks.observers);
   const bulkhead = new Bulkhead(name, upstream.maxInflight);
   const budget = new RetryBudget(retry.budgetPercent, retry.budgetMinRetries, upstream.breaker.rollingWindow);
   const interceptors: Dispatcher.DispatcherComposeInterceptor[] = [
+    staleConnectionRetryInterceptor(name, () => new Client(origin, connection), hooks.connectionObservers),
+    tryTimeoutInterceptor(upstream.timeout),
     breakerInterceptor(breaker, hooks.observers),
     bulkheadInterceptor(bulkhead, hooks.observers),
     ...hooks.tryInterceptors.map((make) => make(name)),
     retryInterceptor(
-      { upstream: name, attempts: retry.attempts, backoff: retry.backoff, maxBackoff: retry.maxBackoff, maxBodyBytes: retry.maxBodyBytes, timeout: upstream.timeout },
+      { upstream: name, attempts: retry.attempts, backoff: retry.backoff, maxBackoff: retry.maxBackoff, maxBodyBytes: retry.maxBodyBytes },
       budget,
       hooks.observers,
     ),

@@ -13,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import { backoffDelay } from '../egress/backoff.js';
 import type { EgressObserver } from '../egress/observer.js';
 import type { RetryBudget } from '../egress/retry-budget.js';
-import { ClientAbortedError, LocalFailure, UpstreamTimeoutError } from '../proxy/errors.js';
+import { ClientAbortedError, LocalFailure, TryTimeoutError, UpstreamTimeoutError } from '../proxy/errors.js';
 import type { ProxyDispatchOptions, ResponseHeaders } from '../proxy/layer.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -26,8 +26,6 @@ export interface RetryOptions {
   backoff: number;
   maxBackoff: number;
   maxBodyBytes: number;
-  /** per-try timeout (ms): a retry gets at most this, or what is left of the request */
-  timeout: number;
   /** jitter source; tests pin it */
   random?: () => number;
 }
@@ -47,6 +45,7 @@ export function retryableMethod(method: string, headers: ProxyDispatchOptions['h
 /** The retry reason for a transport error seen before any response byte, or undefined. */
 export function retryableError(err: Error): string | undefined {
   if (err instanceof LocalFailure || err instanceof ClientAbortedError || err instanceof UpstreamTimeoutError) return undefined;
+  if (err instanceof TryTimeoutError) return err.connecting ? 'connect_timeout' : undefined;
   const e = err as { code?: string; cause?: { code?: string } };
   const codes = [e.code, e.cause?.code];
   if (codes.includes('ECONNREFUSED')) return 'connection_refused';
@@ -142,8 +141,8 @@ class RetryingRequest implements Controller {
   send(): boolean {
     if (this.finished) return true;
     this.current = undefined;
+    // Each try gets the per-try limit (try-timeout.ts); the in-flight registry ends the whole request.
     const opts: ProxyDispatchOptions = { ...this.opts, body: this.body, attempt: this.attempt };
-    if (this.attempt > 0) opts.headersTimeout = Math.max(1, Math.min(this.options.timeout, this.remaining()));
     try {
       return this.dispatch(opts, new TryHandler(this));
     } catch (err) {

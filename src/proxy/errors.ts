@@ -10,6 +10,18 @@ export class UpstreamTimeoutError extends Error {
   }
 }
 
+/**
+ * One try to an upstream ran past its per-try limit. `connecting`: it had not started on a
+ * connection yet, so not a byte of it was sent.
+ */
+export class TryTimeoutError extends Error {
+  readonly code = 'SIDELIGHT_TRY_TIMEOUT';
+  constructor(readonly connecting: boolean) {
+    super(connecting ? 'no connection to the upstream in time' : 'upstream did not answer in time');
+    this.name = 'TryTimeoutError';
+  }
+}
+
 /** Client went away: not an upstream failure, nothing is answered. */
 export class ClientAbortedError extends Error {
   readonly code = 'SIDELIGHT_CLIENT_ABORTED';
@@ -49,8 +61,11 @@ export function classify(err: unknown): Failure {
   const code = e?.code ?? '';
   const cause = e?.cause?.code ?? '';
   const any = (c: string) => code === c || cause === c;
-  if (code === 'SIDELIGHT_TIMEOUT' || any('UND_ERR_HEADERS_TIMEOUT') || any('UND_ERR_BODY_TIMEOUT') || any('UND_ERR_CONNECT_TIMEOUT') || any('ETIMEDOUT')) {
+  if (code === 'SIDELIGHT_TIMEOUT' || code === 'SIDELIGHT_TRY_TIMEOUT' || any('UND_ERR_HEADERS_TIMEOUT') || any('UND_ERR_BODY_TIMEOUT') || any('UND_ERR_CONNECT_TIMEOUT') || any('ETIMEDOUT')) {
     return { status: 504, code: 'upstream_timeout', errorType: 'timeout', message: 'upstream did not answer in time' };
+  }
+  if (any('UND_ERR_HEADERS_OVERFLOW')) {
+    return { status: 502, code: 'upstream_headers_too_large', errorType: 'headers_too_large', message: 'upstream response headers are larger than limits.maxHeaderBytes' };
   }
   if (TLS_CODES.test(code) || TLS_CODES.test(cause)) {
     return { status: 502, code: 'upstream_tls_error', errorType: 'tls', message: `TLS handshake with upstream failed (${code || cause})` };

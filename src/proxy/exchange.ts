@@ -14,7 +14,7 @@ export class Exchange {
   readonly listener: string;
   readonly startedAt: number;
   readonly method: string;
-  /** the path without the query string */
+  /** the path without the query string; for an absolute-form target, the path part of the URL */
   readonly path: string;
   readonly query: string;
   /** captured at arrival: the socket is detached from the request once the response is done */
@@ -25,8 +25,10 @@ export class Exchange {
   route = '';
   /** name of the upstream the request went to: "app" on ingress */
   upstream = '';
-  /** path sent upstream (egress may strip a routing prefix) */
+  /** request-target sent upstream: the client's as it came, until a layer or router rewrites it */
   upstreamPath: string;
+  /** the Host to send instead of the client's (the authority of an absolute-form target) */
+  upstreamHost: string | undefined = undefined;
   /** extra request headers for the upstream, flat [name, value, …]; layers push here */
   readonly forwardHeaders: string[] = [];
 
@@ -72,10 +74,21 @@ export class Exchange {
     this.startedAt = performance.now();
     this.method = req.method ?? 'GET';
     const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    this.path = q === -1 ? url : url.slice(0, q);
-    this.query = q === -1 ? '' : url.slice(q);
     this.upstreamPath = url;
+    // Logs, routes and spans see the path even when the client sent "http://host/path".
+    const start = url.charCodeAt(0) === 47 /* / */ ? 0 : absolutePathStart(url);
+    const q = url.indexOf('?', start);
+    this.path = q === -1 ? url.slice(start) : url.slice(start, q);
+    this.query = q === -1 ? '' : url.slice(q);
+    if (this.path === '' && start > 0) this.path = '/';
     this.remoteAddress = req.socket?.remoteAddress ?? '';
   }
+}
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
+
+/** where the path begins in an absolute-form target ("http://host:80/p?q" → 18); 0 for any other form */
+export function absolutePathStart(target: string): number {
+  const authority = ABSOLUTE_FORM.exec(target);
+  return authority ? authority[0].length : 0;
 }

@@ -47,12 +47,15 @@ export interface HeaderRewrite {
 /**
  * The client's request headers as a flat [name, value, …] list for undici, minus hop-by-hop
  * headers and those that layers own, plus X-Forwarded-* when the target wants them.
+ * `authority` is the host an absolute-form request-target named: it replaces the client's Host
+ * (RFC 9112 §3.2.2).
  */
 export function forwardRequestHeaders(
   req: IncomingMessage,
   owned: ReadonlySet<string>,
   target: HeaderRewrite,
   extra: readonly string[],
+  authority?: string,
 ): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
@@ -74,6 +77,7 @@ export function forwardRequestHeaders(
     }
     out.push(name, raw[i + 1]);
   }
+  if (authority !== undefined) clientHost = authority;
   const sentHost = target.host ?? clientHost;
   if (sentHost) out.push('host', sentHost);
   if (!target.setForwarded) {

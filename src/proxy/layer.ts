@@ -1,6 +1,7 @@
 // The contract between the proxy core and the cross-cutting concerns composed onto it.
 // A layer is a set of hooks, like a filter in Envoy's chain; the core calls them in order
 // and knows nothing about what they do.
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Exchange } from './exchange.js';
 
@@ -30,6 +31,12 @@ export interface Layer {
   /** the exchange is over: answered, failed or abandoned by the client */
   onDone?(ex: Exchange): void;
 }
+
+/**
+ * A CONNECT request (authority-form) that the layers let through: take the socket and open a
+ * tunnel (then return undefined), or return the answer to give instead.
+ */
+export type ConnectHandler = (ex: Exchange, socket: Duplex, head: Buffer) => Rejection | undefined;
 
 /** Dispatch options as they travel down an upstream's interceptor chain. */
 export type ProxyDispatchOptions = Dispatcher.DispatchOptions & {
@@ -66,3 +73,11 @@ export const rejection = (status: number, code: string, message: string, extra?:
   message,
   ...extra,
 });
+
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
+
+/** A listener that offers no tunnels: CONNECT gets 405 and a message saying what to do instead. */
+export function refuseConnect(message: string): ConnectHandler {
+  const refusal = rejection(405, 'method_not_allowed', message, { headers: ['allow', ALLOWED_METHODS], close: true });
+  return () => refusal;
+}

@@ -16,8 +16,12 @@ export class ListenError extends Error {
 export function createProxyServer(pipeline: Pipeline, maxHeaderBytes: number): Server {
   const server = createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, keepAliveTimeout: 65_000 });
   server.headersTimeout = 70_000;
+  // Node keeps only the first maxHeadersCount (2000) headers and drops the rest without a word;
+  // maxHeaderSize (431 past it) is the one limit, so every header under it reaches the app.
+  server.maxHeadersCount = 0;
   server.on('request', pipeline.handleRequest);
   server.on('upgrade', pipeline.handleUpgrade);
+  server.on('connect', pipeline.handleConnect);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(err, socket));
   return server;
 }

@@ -8,7 +8,7 @@ import { ClientAbortedError, classify, errorBody } from './errors.js';
 import { ForwardHandler, type ForwardOwner } from './forward.js';
 import { forwardRequestHeaders } from './headers.js';
 import type { Inflight } from './inflight.js';
-import type { Layer, ProxyDispatchOptions, Rejection, ResponseHeaders, Target } from './layer.js';
+import type { ConnectHandler, Layer, ProxyDispatchOptions, Rejection, ResponseHeaders, Target } from './layer.js';
 import { join, writeSwitchingProtocols } from './upgrade.js';
 
 export interface PipelineOptions {
@@ -17,6 +17,8 @@ export interface PipelineOptions {
   layers: readonly Layer[];
   /** where this request goes, or why it is answered locally */
   resolve(ex: Exchange): Target | Rejection;
+  /** what a CONNECT request gets once the layers let it through: a tunnel, or a local answer */
+  connect: ConnectHandler;
   inflight: Inflight;
 }
 
@@ -28,6 +30,7 @@ export class Pipeline implements ForwardOwner {
   private readonly doneHooks: Layer[];
   private readonly owned: ReadonlySet<string>;
   private readonly resolve: PipelineOptions['resolve'];
+  private readonly connect: ConnectHandler;
   /** open tunnels, closed when the process stops */
   readonly tunnels = new Set<Duplex>();
   /** bytes the client sent after its Upgrade request, replayed once the tunnel is up */
@@ -37,6 +40,7 @@ export class Pipeline implements ForwardOwner {
     this.listener = options.listener;
     this.inflight = options.inflight;
     this.resolve = options.resolve;
+    this.connect = options.connect;
     this.requestHooks = options.layers.filter((l) => l.onRequest);
     this.responseHooks = options.layers.filter((l) => l.onResponse);
     this.doneHooks = options.layers.filter((l) => l.onDone);
@@ -51,22 +55,46 @@ export class Pipeline implements ForwardOwner {
   };
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    // Node hands upgrades over without a response object; one bound to the socket lets
-    // local answers and non-101 upstream answers use the ordinary path.
+    const ex = this.onSocket(req, socket);
+    this.start(ex, head);
+  };
+
+  /** Node's 'connect' event: without a listener Node would drop the connection unanswered. */
+  readonly handleConnect = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const ex = this.onSocket(req, socket);
+    if (!this.admit(ex)) return;
+    const refused = this.connect(ex, socket, head);
+    if (refused) this.reply(ex, refused);
+  };
+
+  /**
+   * Node hands upgrades and CONNECT over without a response object; one bound to the socket
+   * lets local answers (and non-101 upstream answers) use the ordinary path.
+   */
+  private onSocket(req: IncomingMessage, socket: Duplex): Exchange {
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.once('finish', () => socket.end());
     const ex = new Exchange(req, res, this.listener);
     res.once('close', () => this.complete(ex));
-    this.start(ex, head);
-  };
+    return ex;
+  }
 
-  private start(ex: Exchange, upgradeHead: Buffer | undefined): void {
+  /** Runs the layers' request hooks; false when one of them answered. */
+  private admit(ex: Exchange): boolean {
     const hooks = this.requestHooks;
     for (let i = 0; i < hooks.length; i++) {
       const rejected = hooks[i].onRequest!(ex);
-      if (rejected) return this.reply(ex, rejected);
+      if (rejected) {
+        this.reply(ex, rejected);
+        return false;
+      }
     }
+    return true;
+  }
+
+  private start(ex: Exchange, upgradeHead: Buffer | undefined): void {
+    if (!this.admit(ex)) return;
     const target = this.resolve(ex);
     if ('code' in target) return this.reply(ex, target);
     ex.upstream = target.name;
@@ -79,7 +107,7 @@ export class Pipeline implements ForwardOwner {
       origin: target.origin,
       path: ex.upstreamPath,
       method: ex.method as Dispatcher.HttpMethod,
-      headers: forwardRequestHeaders(req, this.owned, target, ex.forwardHeaders),
+      headers: forwardRequestHeaders(req, this.owned, target, ex.forwardHeaders, ex.upstreamHost),
       body: upgradeHead ? null : requestBody(ex),
       upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
       exchange: ex,

@@ -3,6 +3,7 @@
 // prom-client's default process metrics. Rendered on the admin port by src/admin/metrics-route.ts.
 import { Registry, collectDefaultMetrics, type RegistryContentType } from 'prom-client';
 import type { BreakerState, EgressObserver } from '../egress/observer.js';
+import type { ConnectionObserver } from '../interceptors/stale-connection.js';
 import type { DrainState } from '../lifecycle/drain.js';
 import { VERSION } from '../version.js';
 import { HistogramFamily, ValueFamily, type Format, type OverflowSink, type ValueSeries } from './metric-family.js';
@@ -40,7 +41,7 @@ export interface MetricsOptions {
   maxSeries: number;
 }
 
-export class Metrics implements EgressObserver, OverflowSink {
+export class Metrics implements EgressObserver, ConnectionObserver, OverflowSink {
   readonly serverDuration: HistogramFamily;
   readonly clientDuration: HistogramFamily;
   /** requests being served on ingress; a plain number the layer bumps */
@@ -53,6 +54,7 @@ export class Metrics implements EgressObserver, OverflowSink {
   /** read by /stats (src/stats/live-stats.ts) as well as rendered */
   readonly retries: ValueFamily;
   private readonly budgetExhausted: ValueFamily;
+  private readonly staleRetries: ValueFamily;
   private readonly egressRejections: ValueFamily;
   private readonly overflow: ValueFamily;
   private readonly spansDropped: ValueFamily;
@@ -105,6 +107,11 @@ export class Metrics implements EgressObserver, OverflowSink {
     this.bulkheadRejections = counter('sidelight_upstream_bulkhead_rejections_total', "Tries refused because the upstream's maxInflight was reached.", ['upstream']);
     this.retries = counter('sidelight_upstream_retries_total', 'Retries sent, by the reason of the failed try.', ['upstream', 'reason']);
     this.budgetExhausted = counter('sidelight_upstream_retry_budget_exhausted_total', 'Retries not sent because the retry budget was spent.', ['upstream']);
+    this.staleRetries = counter(
+      'sidelight_upstream_stale_connection_retries_total',
+      'Requests sent again on another connection because a reused keep-alive connection broke before any response byte ("app" is the ingress pool).',
+      ['upstream'],
+    );
     this.egressRejections = counter('sidelight_egress_rejections_total', 'Egress requests answered by sidelight before an upstream was chosen (unknown upstream, overloaded).', ['listener', 'reason']);
     // Not capped by maxSeries: one series per family at most, and it must never fold into itself.
     this.overflow = new ValueFamily('counter', 'sidelight_metrics_overflow_total', 'Observations folded into a family\'s overflow series because it reached metrics.maxSeries.', ['metric'], 1000);
@@ -140,6 +147,7 @@ export class Metrics implements EgressObserver, OverflowSink {
       this.bulkheadRejections,
       this.retries,
       this.budgetExhausted,
+      this.staleRetries,
       this.egressRejections,
       this.spansDropped,
       this.spansExported,
@@ -203,6 +211,11 @@ export class Metrics implements EgressObserver, OverflowSink {
     this.budgetExhausted.child([upstream]).value++;
   }
 
+  // ConnectionObserver
+  staleConnectionRetried(upstream: string): void {
+    this.staleRetries.child([upstream]).value++;
+  }
+
   /** every configured upstream shows a closed breaker and zero counts before anything happens */
   declareUpstream(upstream: string): void {
     this.breakerState.child([upstream]);
@@ -213,6 +226,7 @@ export class Metrics implements EgressObserver, OverflowSink {
   /** pool stats are read when Prometheus scrapes, never per request */
   watchPool(upstream: string, pool: PoolStatsSource, maxConnections?: number): void {
     if (maxConnections !== undefined) this.poolMax.child([upstream]).value = maxConnections;
+    this.staleRetries.child([upstream]); // at 0 from the start, so rate() has a baseline
     const series = POOL_STATES.map((state) => this.pool.child([upstream, state]));
     this.scrapeReadings.push(() => {
       const stats = pool.stats;

@@ -16,6 +16,7 @@ export type Behaviour =
   | { kind: 'hang' }
   | { kind: 'reset' }
   | { kind: 'reset-mid-body' }
+  | { kind: 'stall-mid-body' }
   | { kind: 'slow'; ms: number };
 
 export interface FakeRequest {
@@ -109,6 +110,10 @@ export async function startFakeApi(options: { certs?: Certs } = {}): Promise<Fak
           return;
         case 'reset':
           req.socket.destroy();
+          return;
+        case 'stall-mid-body':
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '100000' });
+          res.write(Buffer.alloc(1000, 0x61));
           return;
         case 'reset-mid-body':
           res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '100000' });

@@ -39,6 +39,7 @@ export interface TestApp {
  *  GET  /gate             waits until openGate() is called, then 200 {gated: true}
  *  GET  /healthz          200 or 503, see setReady
  *  GET  /hop              answers with hop-by-hop headers that must not reach the client
+ *  GET  /headers?n=N&bytes=B answers with N extra headers x-h-<i>, each value B bytes long
  *  WS   /ws               echoes messages; /ws-deny answers 401 instead of upgrading
  */
 export async function startTestApp(): Promise<TestApp> {
@@ -47,7 +48,7 @@ export async function startTestApp(): Promise<TestApp> {
   let inflight = 0;
   let gateOpen = false;
   const gated: Array<() => void> = [];
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
     inflight++;
     res.on('close', () => inflight--);
     let bodyBytes = 0;
@@ -89,6 +90,13 @@ export async function startTestApp(): Promise<TestApp> {
         res.writeHead(200, { 'content-type': 'text/plain', connection: 'keep-alive, x-hop', 'x-hop': 'secret', 'keep-alive': 'timeout=5', 'x-end-to-end': 'yes' });
         return res.end('ok');
       }
+      if (path === '/headers') {
+        const value = 'v'.repeat(Number(url.searchParams.get('bytes') ?? 1));
+        const raw: string[] = ['content-type', 'text/plain', 'content-length', '2'];
+        for (let i = 0, n = Number(url.searchParams.get('n') ?? 0); i < n; i++) raw.push(`x-h-${i}`, value);
+        res.writeHead(200, raw);
+        return res.end('ok');
+      }
       if (path === '/download') return stream(res, Number(url.searchParams.get('bytes') ?? 0));
       if (path === '/reset-mid-body') {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000000' });
@@ -99,6 +107,8 @@ export async function startTestApp(): Promise<TestApp> {
       json(200, { method: req.method, url: req.url, headers: req.headers, bodyBytes });
     });
   });
+  // The app counts every header sidelight forwards: its own default (2000) must not hide a drop.
+  server.maxHeadersCount = 0;
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     if (req.url === '/ws-deny') {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { send } from '../helpers/http.js';
+import { send, until } from '../helpers/http.js';
 import { runCli, startSidelight, writeConfig, type RunningSidelight } from '../helpers/sidelight.js';
 
 const STACK = /\n\s+at .+:\d+/;
@@ -107,6 +107,19 @@ describe('effective config', () => {
     expect(health.cpuSeconds).toMatchObject({ user: expect.any(Number), system: expect.any(Number) });
     expect(health.eventLoopLagMs).toMatchObject({ p50: expect.any(Number), p99: expect.any(Number) });
     expect(health.checks).toMatchObject({ startup: 'ok', draining: 'ok' });
+  });
+
+  it('/health reports the event-loop lag beyond the sampling interval: an idle process is near 0 ms', async () => {
+    const sl = await startSidelight({ args: ['--app', 'http://127.0.0.1:9'] });
+    started.push(sl);
+    type Lag = { p50: number; p99: number; max: number };
+    const lag = async () => (JSON.parse((await send(`${sl.admin}/health`)).body) as { uptimeSeconds: number; eventLoopLagMs: Lag }).eventLoopLagMs;
+    // Let the monitor take a second of samples of an idle loop.
+    await until(async () => (JSON.parse((await send(`${sl.admin}/health`)).body) as { uptimeSeconds: number }).uptimeSeconds >= 2, 10_000, 'two seconds up');
+    const idle = await lag();
+    // The monitor's own interval (20 ms) used to be reported as lag; a loaded machine adds a few ms at most.
+    expect(idle.p50).toBeGreaterThanOrEqual(0);
+    expect(idle.p50).toBeLessThan(10);
   });
 
   it('the example config in deploy/examples passes `sidelight check`', async () => {

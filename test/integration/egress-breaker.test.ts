@@ -9,25 +9,20 @@ import { breakerState, metric } from '../helpers/egress.js';
 import { send, until } from '../helpers/http.js';
 import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 
+/** a fake Stripe and a sidelight whose "stripe" upstream has this breaker and no retries */
+async function startWithBreaker(breaker: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  const api = await startFakeApi();
+  const sl = await startSidelight({
+    config: { ...extra, egress: { upstreams: { stripe: { url: api.url, ca: api.caFile, retry: { attempts: 0 }, breaker } } } },
+  });
+  return { api, sl };
+}
+
 describe('circuit breaker life cycle', () => {
   let api: FakeApi;
   let sl: RunningSidelight;
   beforeAll(async () => {
-    api = await startFakeApi();
-    sl = await startSidelight({
-      config: {
-        egress: {
-          upstreams: {
-            stripe: {
-              url: api.url,
-              ca: api.caFile,
-              retry: { attempts: 0 },
-              breaker: { volumeThreshold: 4, errorThresholdPercentage: 50, resetTimeout: '1s', rollingWindow: '30s' },
-            },
-          },
-        },
-      },
-    });
+    ({ api, sl } = await startWithBreaker({ volumeThreshold: 4, errorThresholdPercentage: 50, resetTimeout: '1s', rollingWindow: '30s' }));
   });
   afterAll(async () => {
     await sl?.stop();
@@ -100,6 +95,69 @@ describe('circuit breaker life cycle', () => {
       api.set({ kind: 'answer' });
       await fast.stop();
     }
+  });
+});
+
+describe('breaker relapse: open → half-open → closed → failing again → open', () => {
+  let api: FakeApi;
+  let sl: RunningSidelight;
+  const token = 'relapse-token';
+  beforeAll(async () => {
+    ({ api, sl } = await startWithBreaker({ errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeout: '1s', rollingWindow: '10s' }, { admin: { token } }));
+  });
+  afterAll(async () => {
+    await sl?.stop();
+    await api?.close();
+  });
+  const charge = async () => (await send(`${sl.egress}/stripe/v1/charges`)).status;
+  const post = (verb: string) => send(`${sl.admin}/circuit-breakers/stripe/${verb}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  /** sends until the breaker refuses; how many reached the upstream */
+  const failuresUntilOpen = async (max: number) => {
+    for (let i = 1; i <= max; i++) if ((await charge()) === 503) return i - 1;
+    return max;
+  };
+
+  it('re-opens within volumeThreshold failures after a half-open trial closed it', async () => {
+    api.set({ kind: 'status', status: 500 });
+    expect(await failuresUntilOpen(30)).toBe(10);
+    for (let i = 0; i < 20; i++) expect(await charge()).toBe(503); // rejections while open must not dilute the rate
+    await until(async () => (await breakerState(sl.admin, 'stripe')).state === 'half_open', 5_000, 'half-open');
+    api.set({ kind: 'answer' });
+    expect(await charge()).toBe(200);
+    expect(await breakerState(sl.admin, 'stripe')).toMatchObject({ state: 'closed', failures: 0, rejections: 0 });
+
+    api.set({ kind: 'status', status: 500 });
+    expect(await failuresUntilOpen(30)).toBe(10);
+    expect(await breakerState(sl.admin, 'stripe')).toMatchObject({ state: 'open', failures: 10, successes: 0, failureRate: 100 });
+  });
+
+  it('only one trial goes through while half-open; the others are refused with Retry-After', async () => {
+    await until(async () => (await breakerState(sl.admin, 'stripe')).state === 'half_open', 5_000, 'half-open');
+    api.set({ kind: 'slow', ms: 300 });
+    const before = api.requests.length;
+    const statuses = await Promise.all(Array.from({ length: 5 }, charge));
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(4);
+    expect(api.requests.length - before).toBe(1);
+    expect((await breakerState(sl.admin, 'stripe')).state).toBe('closed');
+  });
+
+  it('admin: force-open holds, close keeps the counts, reset forgets them', async () => {
+    api.set({ kind: 'status', status: 500 });
+    expect(await failuresUntilOpen(30)).toBe(10);
+    expect(JSON.parse((await post('open')).body)).toMatchObject({ state: 'open', forced: true });
+    // past resetTimeout a forced breaker stays open and lets no trial through
+    await new Promise((r) => setTimeout(r, 1_300));
+    expect(await breakerState(sl.admin, 'stripe')).toMatchObject({ state: 'open', forced: true });
+    expect(await charge()).toBe(503);
+
+    // close keeps the window: ten failures are still in it, so the next failure re-opens at once
+    expect(JSON.parse((await post('close')).body)).toMatchObject({ state: 'closed', forced: false, failures: 10 });
+    expect(await failuresUntilOpen(30)).toBe(1);
+
+    // reset forgets them: it takes volumeThreshold failures again
+    expect(JSON.parse((await post('reset')).body)).toMatchObject({ state: 'closed', failures: 0, successes: 0, rejections: 0 });
+    expect(await failuresUntilOpen(30)).toBe(10);
   });
 });
 

@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeApi, type FakeApi } from '../helpers/fake-api.js';
-import { send } from '../helpers/http.js';
+import { send, until } from '../helpers/http.js';
 import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 import { metric } from '../helpers/egress.js';
 
@@ -54,6 +54,10 @@ describe('retry rules', () => {
   });
 
   it('GET is retried on a reset before any response byte', async () => {
+    // On a fresh connection: a reset on a reused one is the stale keep-alive rule's (stale-connections.test.ts).
+    await api.refuse();
+    await until(async () => JSON.parse((await send(`${sl.admin}/health`)).body).upstreams.stripe.pool.connected === 0, 5_000, 'pooled connections gone');
+    await api.accept();
     api.failNext(1, { kind: 'reset' });
     const res = await send(`${sl.egress}/stripe/v1/charges`);
     expect(res.status).toBe(200);

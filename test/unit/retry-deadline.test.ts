@@ -30,7 +30,7 @@ function run(options: Partial<RetryOptions>, deadlineInMs: number): Promise<{ st
   const pool = new Pool(origin);
   const budget = new RetryBudget(100, 100, 10_000);
   const dispatcher = pool.compose(
-    retryInterceptor({ upstream: 'test', attempts: 2, backoff: 1000, maxBackoff: 1000, maxBodyBytes: 1024, timeout: 5000, random: () => 0.5, ...options }, budget, []),
+    retryInterceptor({ upstream: 'test', attempts: 2, backoff: 1000, maxBackoff: 1000, maxBodyBytes: 1024, random: () => 0.5, ...options }, budget, []),
   );
   const exchange = { deadline: performance.now() + deadlineInMs } as Exchange;
   return new Promise((resolve, reject) => {
