@@ -14,14 +14,14 @@ WORKDIR /opt/sidelight
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-# build: the TypeScript compiler and the sources; nothing from here but dist/ reaches the image.
+# build: esbuild bundles the sources into dist/ (scripts/build.mjs); nothing else from here reaches the image.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /opt/sidelight
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json && chmod 0755 dist/cli.js
+RUN node scripts/build.mjs
 
 # runtime: node + production node_modules + dist + package.json (sidelight reads its version there).
 FROM ${NODE_IMAGE} AS runtime

@@ -1,65 +1,16 @@
 #!/usr/bin/env node
 // The command line: parse, load config once, hand typed objects to the rest.
 import { Command, CommanderError, Option } from 'commander';
-import { describeConfig } from './config/describe.js';
-import { ConfigError, loadConfig, type Overrides } from './config/load.js';
-import { DEFAULT_CONFIG_MAP, DEFAULT_IMAGE, runInject, type InjectCommandOptions } from './inject/command.js';
-import { InjectError } from './inject/inject.js';
-import { ListenError } from './proxy/listener.js';
+import { EXIT_USAGE, fail } from './cli/fail.js';
 import type { StatCommandOptions } from './cli/stat-command.js';
 import type { TapCommandOptions } from './cli/tap-command.js';
-import { startSidecar } from './sidecar.js';
-import { createLogger } from './telemetry/logger.js';
+import type { Overrides } from './config/load.js';
+import type { InjectCommandOptions } from './inject/command.js';
+import { DEFAULT_CONFIG_MAP, DEFAULT_IMAGE } from './inject/defaults.js';
 import { VERSION } from './version.js';
 
-const EXIT_USAGE = 2;
-
-function fail(message: string, code = EXIT_USAGE): never {
-  process.stderr.write(`sidelight: ${message}\n`);
-  process.exit(code);
-}
-
-function configOrExit(overrides: Overrides) {
-  try {
-    return loadConfig(overrides);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(`config error:\n  ${err.message.replace(/\n/g, '\n  ')}`);
-    throw err;
-  }
-}
-
-async function run(options: Overrides): Promise<void> {
-  const config = configOrExit(options);
-  const log = createLogger(config.logging.level, config.service);
-  let sidecar;
-  try {
-    sidecar = await startSidecar(config, log);
-  } catch (err) {
-    if (err instanceof ListenError || err instanceof ConfigError) fail(`config error:\n  ${err.message}`);
-    throw err;
-  }
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      sidecar.drain(signal);
-      return;
-    }
-    log.logger.warn({ msg: 'second signal: stopping now', signal });
-    log.flushSync();
-    process.exit(1);
-  };
-  process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
-  const code = await sidecar.exited;
-  log.logger.info({ msg: 'stopped', code });
-  log.flushSync();
-  process.exit(code);
-}
-
-function check(options: { config: string }): void {
-  const config = configOrExit({ config: options.config });
-  process.stdout.write(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
-}
+// Each command's code is imported when that command runs: `run` never loads the inject or
+// live-view code, and `inject` never loads the proxy (start-up time is paid on every pod).
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -94,13 +45,13 @@ program
   .option('--admin <addr>', 'admin listen address (default 0.0.0.0:15090)')
   .option('--upstream <name=url>', 'an egress upstream, repeatable', collect)
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
-  .action((options: Overrides) => run(options));
+  .action(async (options: Overrides) => (await import('./cli/run-command.js')).run(options));
 
 program
   .command('check')
   .description('validate a config file and print the effective config (secrets redacted)')
   .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
-  .action(check);
+  .action(async (options: { config: string }) => (await import('./cli/run-command.js')).check(options));
 
 program
   .command('inject')
@@ -110,7 +61,9 @@ program
   .option('--app-port <port>', "the app's port (default: the app container's first containerPort, else 8080)")
   .option('--config-map <name>', `ConfigMap holding sidelight.yaml (default ${DEFAULT_CONFIG_MAP})`)
   .option('--classic', 'a regular container instead of a native sidecar (clusters before Kubernetes 1.29)')
-  .action((file: string | undefined, options: InjectCommandOptions) => {
+  .action(async (file: string | undefined, options: InjectCommandOptions) => {
+    const { runInject } = await import('./inject/command.js');
+    const { InjectError } = await import('./inject/inject.js');
     try {
       runInject(file, options);
     } catch (err) {

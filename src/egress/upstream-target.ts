@@ -3,7 +3,8 @@
 // → bulkhead → breaker → per-try timeout → stale-connection resend → pool, so every retry is a try that metrics and traces see, and a
 // circuit_open / overloaded refusal is observed as a try with that error type.
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { Client, Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
 import type { Upstream } from '../config/load.js';
 import { Bulkhead, bulkheadInterceptor } from '../interceptors/bulkhead.js';
 import { breakerInterceptor } from '../interceptors/breaker.js';
@@ -33,7 +34,7 @@ export interface UpstreamHooks {
 export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, maxHeaderBytes: number): UpstreamTarget {
   const { name, url, retry } = upstream;
   const origin = url.origin;
-  const connection: Pool.Options = {
+  const connection: PoolOptions = {
     keepAliveTimeout: 4_000,
     maxHeaderSize: maxHeaderBytes,
     // The per-try limit is tryTimeoutInterceptor's, on time; undici's timers are ~500 ms coarse.

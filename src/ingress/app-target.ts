@@ -1,5 +1,5 @@
 // The app behind the ingress listener: one keep-alive pool, the client's Host kept as it is.
-import { Client, Pool } from 'undici';
+import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
 import type { Config } from '../config/load.js';
 import type { Target } from '../proxy/layer.js';
 import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../interceptors/stale-connection.js';
@@ -13,7 +13,7 @@ export function createAppTarget(config: Config, observers: readonly ConnectionOb
   const origin = config.ingress.app.origin;
   // No connection cap here: the overload layer bounds requests in flight, so the pool never queues unboundedly.
   // maxHeaderSize: the app's response head gets the same limit as the client's request head.
-  const connection: Pool.Options = {
+  const connection: PoolOptions = {
     keepAliveTimeout: 4_000,
     headersTimeout: 0,
     bodyTimeout: 0,

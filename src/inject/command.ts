@@ -1,7 +1,7 @@
 // The `inject` command's edge: read FILE or stdin, check the options, print YAML on stdout and
 // warnings on stderr. Bad input or options are usage errors (exit 2) with one clear message.
 import { readFileSync } from 'node:fs';
-import { VERSION } from '../version.js';
+import { DEFAULT_CONFIG_MAP, DEFAULT_IMAGE } from './defaults.js';
 import { inject, InjectError } from './inject.js';
 
 export interface InjectCommandOptions {
@@ -11,8 +11,6 @@ export interface InjectCommandOptions {
   classic?: boolean;
 }
 
-export const DEFAULT_IMAGE = `sidelight:${VERSION}`;
-export const DEFAULT_CONFIG_MAP = 'sidelight';
 
 /** DNS-1123 subdomain: what Kubernetes accepts as a ConfigMap name. */
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

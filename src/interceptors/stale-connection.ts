@@ -11,7 +11,8 @@
 // and the retry budget; it is counted in sidelight_upstream_stale_connection_retries_total.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { buildConnector, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { buildConnector, type Connector, type ConnectorOptions } from '../proxy/undici.js';
 import type { ProxyDispatchOptions, ResponseHeaders } from '../proxy/layer.js';
 import { retryableMethod } from './retry.js';
 
@@ -37,7 +38,7 @@ function onReusedConnection(err: SocketFailure): boolean {
  * undici attaches what the socket read to "other side closed", not to a raw ECONNRESET or EPIPE;
  * this connector adds it to those too (one listener per connection, nothing per request).
  */
-export function reuseAwareConnector(options: buildConnector.BuildOptions): buildConnector.connector {
+export function reuseAwareConnector(options: ConnectorOptions): Connector {
   const connect = buildConnector(options);
   return (opts, callback) =>
     connect(opts, (err, socket) => {

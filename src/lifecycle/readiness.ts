@@ -1,7 +1,8 @@
 // Is the app ready? Polled in the background every readiness.interval, so a kubelet probe
 // never waits on the app: GET readiness.path answering 2xx, or a TCP connect when no path is set.
 import { connect } from 'node:net';
-import { request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Client, requestVia } from '../proxy/undici.js';
 import type { DrainState } from './drain.js';
 
 export interface ReadinessOptions {
@@ -21,6 +22,8 @@ export class Readiness {
   private started = false;
   private timer: NodeJS.Timeout | undefined;
   private listeners: Array<(ready: boolean) => void> = [];
+  /** one kept-alive connection for the checks, opened on the first */
+  private client: Dispatcher | undefined;
 
   constructor(
     private readonly options: ReadinessOptions,
@@ -48,6 +51,7 @@ export class Readiness {
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
+    void this.client?.destroy();
   }
 
   onChange(listener: (ready: boolean) => void): void {
@@ -72,7 +76,9 @@ export class Readiness {
     const { app, path, timeout } = this.options;
     if (path) {
       try {
-        const res = await request(new URL(path, app), {
+        this.client ??= new Client(app.origin, { keepAliveTimeout: 60_000 });
+        const res = await requestVia(this.client, {
+          path,
           method: 'GET',
           headersTimeout: timeout,
           bodyTimeout: timeout,

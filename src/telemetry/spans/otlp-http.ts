@@ -3,7 +3,7 @@
 // own small keep-alive pool, so exports never queue behind the app's traffic.
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { Pool } from 'undici';
+import { Pool, requestVia } from '../../proxy/undici.js';
 import type { OtlpExportSettings } from '../../config/tracing-env.js';
 import type { SendResult, SpanTransport } from './export-queue.js';
 import type { OtlpTraceEncoder } from './otlp-encoding.js';
@@ -48,7 +48,7 @@ export class OtlpHttpTransport implements SpanTransport<Buffer> {
   async send(body: Buffer): Promise<SendResult> {
     try {
       // The pool's connect, headers and body timeouts bound the whole request.
-      const res = await this.pool.request({ method: 'POST', path: this.path, headers: this.headers, body });
+      const res = await requestVia(this.pool, { method: 'POST', path: this.path, headers: this.headers, body });
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
       const retryAfter = Number(res.headers['retry-after']);

@@ -1,0 +1,50 @@
+// `sidelight run` and `sidelight check`: load the config once at the edge, then start the
+// sidecar or print the effective config. Loaded only for these commands.
+import { describeConfig } from '../config/describe.js';
+import { ConfigError, loadConfig, type Overrides } from '../config/load.js';
+import { ListenError } from '../proxy/listener.js';
+import { startSidecar } from '../sidecar.js';
+import { createLogger } from '../telemetry/logger.js';
+import { fail } from './fail.js';
+
+async function configOrExit(overrides: Overrides) {
+  try {
+    return await loadConfig(overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`config error:\n  ${err.message.replace(/\n/g, '\n  ')}`);
+    throw err;
+  }
+}
+
+export async function run(options: Overrides): Promise<void> {
+  const config = await configOrExit(options);
+  const log = createLogger(config.logging.level, config.service);
+  let sidecar;
+  try {
+    sidecar = await startSidecar(config, log);
+  } catch (err) {
+    if (err instanceof ListenError || err instanceof ConfigError) fail(`config error:\n  ${err.message}`);
+    throw err;
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      sidecar.drain(signal);
+      return;
+    }
+    log.logger.warn({ msg: 'second signal: stopping now', signal });
+    log.flushSync();
+    process.exit(1);
+  };
+  process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
+  const code = await sidecar.exited;
+  log.logger.info({ msg: 'stopped', code });
+  log.flushSync();
+  process.exit(code);
+}
+
+export async function check(options: { config: string }): Promise<void> {
+  const config = await configOrExit({ config: options.config });
+  process.stdout.write(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
+}
