@@ -2,6 +2,7 @@
 // start(ctx) returns how to spawn the contender; ctx gives the port to listen on, the upstream
 // URL, the OTLP sink URL and a temp dir. `path` is what the load generator requests.
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { has, merge } from './lib.mjs';
@@ -23,7 +24,7 @@ function sidelight(name, extra = {}, { via = 'ingress', env = {}, note = '' } = 
         service: 'bench',
         ingress: { listen: via === 'ingress' ? listener : '127.0.0.1:0', app: ctx.upstream, timeout: '30s' },
         egress: { listen: via === 'egress' ? listener : '127.0.0.1:0' },
-        admin: { listen: '127.0.0.1:0' },
+        admin: { listen: `127.0.0.1:${ctx.adminPort}` },
         tracing: { exporter: 'none' },
         metrics: { enabled: false },
         logging: { level: 'info', accessLog: true },
@@ -35,6 +36,37 @@ function sidelight(name, extra = {}, { via = 'ingress', env = {}, note = '' } = 
   };
 }
 
+/**
+ * sidelight as a user gets it without a config file: request id, access log, RED metrics, spans
+ * at 1.0 over OTLP to `collector` ('sink' = the bench's live sink, 'dead' = a port nothing listens on).
+ */
+function sidelightDefault(name, collector, note) {
+  return {
+    name,
+    group: 'sidelight',
+    note,
+    path: '/',
+    start(ctx) {
+      const endpoint = collector === 'dead' ? `http://127.0.0.1:${ctx.deadPort}` : ctx.sinkUrl;
+      const args = ['run', '--app', ctx.upstream, '--ingress', `127.0.0.1:${ctx.port}`, '--egress', '127.0.0.1:0', '--admin', `127.0.0.1:${ctx.adminPort}`];
+      return { cmd: node, args: [...(ctx.nodeArgs ?? []), CLI, ...args], env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } };
+    },
+  };
+}
+
+/** A GET /tap client that reads every line as fast as it comes: the live view's cost while someone watches. */
+function attachTapClient(ctx) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: ctx.adminPort, path: '/tap' }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`GET /tap answered ${res.statusCode}`));
+      res.resume();
+      resolve(() => req.destroy());
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const nodePeer = (name, script, env = {}) => ({
   name,
   group: 'node',
@@ -44,6 +76,10 @@ const nodePeer = (name, script, env = {}) => ({
 
 export const contenders = [
   sidelight('sidelight', {}, { note: 'request id + access log' }),
+  sidelightDefault('sidelight-default', 'sink', 'no config file: request id, access log, metrics, spans 1.0 to a live collector'),
+  sidelightDefault('sidelight-default-dead', 'dead', 'the same, collector refusing connections'),
+  sidelight('sidelight-notap', { admin: { tap: { maxClients: 0 } } }, { note: 'request id + access log, live view off' }),
+  { ...sidelight('sidelight-tap', {}, { note: 'request id + access log, one GET /tap client reading' }), attach: attachTapClient },
   sidelight('sidelight-nolog', { logging: { accessLog: false } }, { note: 'request id only, no access log' }),
   sidelight('sidelight-metrics', { metrics: { enabled: true } }, { note: '+ RED metrics' }),
   sidelight('sidelight-trace-0.01', { tracing: { exporter: 'otlp', sampleRatio: 0.01 } }, { note: '+ spans, 1 % sampled, OTLP' }),

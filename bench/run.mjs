@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { contenders, nginxConf } from './contenders.mjs';
 import { cpuSeconds, freePort, has, rssMB, startProcess, waitFor200 } from './lib.mjs';
+import { measureStartup } from './startup.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -94,11 +95,13 @@ async function latencyAt(url, rate, seconds, pid) {
 
 async function measure(c, ctxBase) {
   const port = await freePort();
-  const ctx = { ...ctxBase, port, nodeArgs: opts.profile === c.name ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`] : [] };
+  const ctx = { ...ctxBase, port, adminPort: await freePort(), deadPort: await freePort(), nodeArgs: opts.profile === c.name ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}`] : [] };
   const proc = startProcess({ ...c.start(ctx), cpu: CONTENDER_CPU });
+  let detach;
   const url = `http://127.0.0.1:${port}${c.path ?? '/'}`;
   try {
     await waitFor200(url, proc);
+    detach = c.attach ? await c.attach(ctx) : undefined;
     await load(url, Number(opts.warmup));
     const before = cpuSeconds(proc.pid);
     const run = await load(url, duration);
@@ -107,6 +110,7 @@ async function measure(c, ctxBase) {
     const lat = Number(opts.rate) > 0 ? await latencyAt(url, Number(opts.rate), Number(opts['rate-duration']), proc.pid) : { p50: NaN, p99: NaN, errors: 0, cpuUsAtRate: NaN };
     return { name: c.name, note: c.note ?? '', rps: run.rps, cpuUs: (cpu * 1e6) / run.requests, cpuUsAtRate: lat.cpuUsAtRate, rss, p50: lat.p50, p99: lat.p99, errors: run.errors + lat.errors, tool: run.tool };
   } finally {
+    detach?.();
     await proc.stop();
   }
 }
@@ -125,17 +129,27 @@ function table(rows, floor) {
   return lines.join('\n');
 }
 
-function checks(byName) {
+function checks(byName, start) {
   const out = [];
   const check = (label, a, b, ok, detail) => {
     if (!a || !b) return out.push(`- [skip] ${label}: needs both rows`);
     out.push(`- [${ok(a, b) ? 'pass' : 'FAIL'}] ${label}: ${detail(a, b)}`);
   };
-  const s = byName.get('sidelight');
-  check('sidelight CPU/req ≤ 1.15× floor', s, byName.get('floor'), (a, b) => a.cpuUs <= 1.15 * b.cpuUs, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs = ${fmt(a.cpuUs / b.cpuUs, 2)}×`);
-  check('sidelight req/s ≥ 1.5× @fastify/http-proxy', s, byName.get('@fastify/http-proxy'), (a, b) => a.rps >= 1.5 * b.rps, (a, b) => `${fmt(a.rps)} vs ${fmt(b.rps)} = ${fmt(a.rps / b.rps, 2)}×`);
-  check('metrics on within 5 % of off (CPU/req)', byName.get('sidelight-metrics'), s, (a, b) => a.cpuUs <= 1.05 * b.cpuUs, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs = ${fmt(a.cpuUs / b.cpuUs, 3)}×`);
-  check('tracing 1.0 ≤ 1.2× tracing off (CPU/req)', byName.get('sidelight-trace-1.0'), s, (a, b) => a.cpuUs <= 1.2 * b.cpuUs, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs = ${fmt(a.cpuUs / b.cpuUs, 2)}×`);
+  const cpuRatio = (label, aName, bName, limit) =>
+    check(`${label} ≤ ${limit}×`, byName.get(aName), byName.get(bName), (a, b) => a.cpuUs <= limit * b.cpuUs, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs = ${fmt(a.cpuUs / b.cpuUs, 2)}×`);
+  const floor = byName.get('floor');
+  cpuRatio('default config ÷ floor (CPU/req)', 'sidelight-default', 'floor', 1.25);
+  cpuRatio('tracing 1.0 ÷ tracing off (CPU/req)', 'sidelight-trace-1.0', 'sidelight', 1.1);
+  cpuRatio('request id + access log ÷ floor (CPU/req)', 'sidelight', 'floor', 1.15);
+  cpuRatio('metrics on ÷ off (CPU/req)', 'sidelight-metrics', 'sidelight', 1.05);
+  cpuRatio('live view on, no tap client ÷ off (CPU/req)', 'sidelight', 'sidelight-notap', 1.03);
+  check('RSS under load, default config ≤ floor + 10 MB', byName.get('sidelight-default'), floor, (a, b) => a.rss <= b.rss + 10, (a, b) => `${fmt(a.rss)} vs ${fmt(b.rss)} MB = +${fmt(a.rss - b.rss)} MB`);
+  check('dead collector costs no more than a live one (CPU ≤ 1.05×, RSS ≤ +5 MB)', byName.get('sidelight-default-dead'), byName.get('sidelight-default'), (a, b) => a.cpuUs <= 1.05 * b.cpuUs && a.rss <= b.rss + 5, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs, ${fmt(a.rss)} vs ${fmt(b.rss)} MB`);
+  check('req/s ≥ 1.5× @fastify/http-proxy', byName.get('sidelight'), byName.get('@fastify/http-proxy'), (a, b) => a.rps >= 1.5 * b.rps, (a, b) => `${fmt(a.rps)} vs ${fmt(b.rps)} = ${fmt(a.rps / b.rps, 2)}×`);
+  if (start) {
+    out.push(`- [${start.idleRss <= 60 ? 'pass' : 'FAIL'}] idle RSS after start ≤ 60 MB: ${fmt(start.idleRss, 1)} MB`);
+    out.push(`- [${start.startMs <= 200 ? 'pass' : 'FAIL'}] start-up to /live ≤ 200 ms: ${fmt(start.startMs)} ms`);
+  }
   return out.join('\n');
 }
 
@@ -144,6 +158,7 @@ mkdirSync(resultsDir, { recursive: true });
 const upstream = await startUpstream();
 const sink = await startSink();
 const rounds = new Map(selected.map((c) => [c.name, []]));
+const starts = new Map([['node', []], ['sidelight', []]]);
 const repeat = Math.max(1, Number(opts.repeat));
 try {
   for (let round = 1; round <= repeat; round++) {
@@ -155,6 +170,13 @@ try {
         process.stderr.write(`${fmt(row.rps)} req/s, ${fmt(row.cpuUs, 1)} µs/req\n`);
       } catch (err) {
         process.stderr.write(`failed: ${err.message}\n`);
+      }
+    }
+    if (!only || only.includes('startup')) {
+      for (const kind of ['node', 'sidelight']) {
+        const r = await measureStartup(kind, { sinkUrl: sink.url, upstream: upstream.url });
+        starts.get(kind).push(r);
+        process.stderr.write(`bench${repeat > 1 ? ` ${round}/${repeat}` : ''}: start-up ${kind} ${fmt(r.startMs)} ms, idle ${fmt(r.idleRss, 1)} MB\n`);
       }
     }
   }
@@ -176,6 +198,12 @@ for (const [, runs] of rounds) {
   rows.push({ ...runs[0], rps: pick('rps'), cpuUs: pick('cpuUs'), cpuMin: Math.min(...runs.map((r) => r.cpuUs)), rss: pick('rss'), cpuUsAtRate: pick('cpuUsAtRate'), p50: pick('p50'), p99: pick('p99'), errors: runs.reduce((n, r) => n + r.errors, 0) });
 }
 const byName = new Map(rows.map((r) => [r.name, r]));
+const startup = (kind) => ({ startMs: median(starts.get(kind).map((r) => r.startMs)), idleRss: median(starts.get(kind).map((r) => r.idleRss)) });
+const startupLine = starts.get('node').length
+  ? `Start-up to \`/live\` answering and RSS after ${3} s idle (no config file; median of ${starts.get('node').length}): ` +
+    `sidelight ${fmt(startup('sidelight').startMs)} ms, ${fmt(startup('sidelight').idleRss, 1)} MB; ` +
+    `plain node listening ${fmt(startup('node').startMs)} ms, ${fmt(startup('node').idleRss, 1)} MB.`
+  : '';
 const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
 const report = `# sidelight bench, ${new Date().toISOString()}
 
@@ -186,8 +214,10 @@ Command: \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\`
 
 ${table(rows, byName.get('floor'))}
 
+${startupLine}
+
 Targets:
-${checks(byName)}
+${checks(byName, starts.get('sidelight').length ? startup('sidelight') : undefined)}
 `;
 console.log(report);
 writeFileSync(opts.out ?? join(resultsDir, 'latest.md'), report);

@@ -32,14 +32,17 @@ export function tracingLayer(tracing: Tracing): Layer {
       ex.traceSampled = sample(ex.traceId, ex.parentSampled);
       ex.traceFlags = (ex.traceSampled ? SAMPLED : 0) | (parent ? parent.flags & ~SAMPLED : 0);
       pushTraceHeaders(ex.forwardHeaders, ex, b3EncodingOf(headers));
-      inflight.add(ex.requestId, ex);
+      // A small record of its own, not the Exchange: a finished exchange must not stay reachable
+      // from this long-lived map (see InflightSpans.remove).
+      ex.inflightTrace = { traceId: ex.traceId, spanId: ex.spanId, traceFlags: ex.traceFlags, traceState: ex.traceState };
+      inflight.add(ex.requestId, ex.inflightTrace);
       return undefined;
     },
     onResponse(ex, headers) {
       headers.traceresponse = traceparent(ex.traceId, ex.spanId, ex.traceFlags);
     },
     onDone(ex) {
-      inflight.remove(ex.requestId, ex);
+      if (ex.inflightTrace) inflight.remove(ex.requestId, ex.inflightTrace);
       if (ex.traceSampled) tracing.record(serverSpan(ex));
     },
   };

@@ -59,6 +59,8 @@ export class Exchange {
   parentSampled: boolean | undefined = undefined;
   /** egress: the parent of the tries has been worked out (it is the same for every try) */
   parentResolved = false;
+  /** ingress: what egress calls carrying this request id are parented on, while it is in flight */
+  inflightTrace: { readonly traceId: string; readonly spanId: string; readonly traceFlags: number; readonly traceState: string } | undefined = undefined;
 
   // Owned by the in-flight registry.
   deadline = 0;

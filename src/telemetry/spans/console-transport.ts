@@ -4,11 +4,24 @@ import type { Logger } from '../logger.js';
 import type { SendResult, SpanTransport } from './export-queue.js';
 import type { AttributeKey, SpanRecord } from './span-record.js';
 
-export class ConsoleTransport implements SpanTransport<readonly SpanRecord[]> {
+interface SpanList {
+  count: number;
+  spans: SpanRecord[];
+}
+
+export class ConsoleTransport implements SpanTransport<SpanList, readonly SpanRecord[]> {
   constructor(private readonly logger: Logger) {}
 
-  encode(spans: readonly SpanRecord[]): readonly SpanRecord[] {
-    return spans;
+  batch(): SpanList {
+    return { count: 0, spans: [] };
+  }
+
+  append(batch: SpanList, span: SpanRecord): void {
+    batch.spans.push(span);
+  }
+
+  encode(batch: SpanList): readonly SpanRecord[] {
+    return batch.spans;
   }
 
   send(spans: readonly SpanRecord[]): Promise<SendResult> {

@@ -1,7 +1,8 @@
 // The span export pipeline: a bounded queue, batches encoded and sent off the request path, one
 // export in flight at a time (retries of a failed batch included), and a count of what was
 // dropped. A collector that is down or slow costs dropped spans, never request latency, and
-// never more memory than the queue's cap: the same as a live one.
+// never more memory than the queue's cap: the same as a live one. Spans are written into their
+// batch as they finish (for OTLP: encoded to protobuf bytes), so nothing per span stays on the heap.
 import type { SpanRecord } from './span-record.js';
 
 export interface ExportQueueOptions {
@@ -18,9 +19,17 @@ export interface ExportQueueOptions {
 /** What sending one batch came to. */
 export type SendResult = { ok: true } | { ok: false; retryable: boolean; error: string; retryAfterMs?: number };
 
+/** Spans gathered for one export request; `count` is kept by the queue. */
+export interface SpanBatch {
+  count: number;
+}
+
 /** Where batches go: the OTLP/HTTP client, or the console. A batch is encoded once, however often it is sent. */
-export interface SpanTransport<Payload = unknown> {
-  encode(spans: readonly SpanRecord[]): Payload | Promise<Payload>;
+export interface SpanTransport<Batch extends SpanBatch = SpanBatch, Payload = unknown> {
+  batch(): Batch;
+  /** takes a finished span into the batch; called on the request's own turn, so it must be cheap */
+  append(batch: Batch, span: SpanRecord): void;
+  encode(batch: Batch): Payload | Promise<Payload>;
   send(payload: Payload): Promise<SendResult>;
   close(): Promise<void>;
 }
@@ -36,7 +45,10 @@ const BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
 
 export class ExportQueue {
-  private queue: SpanRecord[] = [];
+  /** full batches, oldest first, then the one being filled */
+  private readonly full: SpanBatch[] = [];
+  private filling: SpanBatch | undefined;
+  private queued = 0;
   private exporting: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
@@ -52,19 +64,26 @@ export class ExportQueue {
   }
 
   get length(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
   /** Queues a finished span; the request path does nothing else. */
   add(span: SpanRecord): void {
     if (this.stopped) return; // exiting: the last batch is already on its way
-    if (this.queue.length >= this.options.maxQueueSize) {
+    if (this.queued >= this.options.maxQueueSize) {
       this.hooks.dropped?.(1, 'queue_full');
       return;
     }
-    this.queue.push(span);
+    const batch = (this.filling ??= this.transport.batch());
+    this.transport.append(batch, span);
+    batch.count++;
+    this.queued++;
+    if (batch.count >= this.options.maxExportBatchSize) {
+      this.full.push(batch);
+      this.filling = undefined;
+    }
     if (this.exporting) return;
-    if (this.queue.length >= this.options.maxExportBatchSize) this.exportSoon();
+    if (this.full.length > 0) this.exportSoon();
     else this.timer ??= setTimeout(this.onTimer, this.options.scheduledDelayMillis).unref();
   }
 
@@ -72,7 +91,7 @@ export class ExportQueue {
   async flush(): Promise<void> {
     this.clearTimers();
     while (this.exporting) await this.exporting;
-    while (this.queue.length > 0) await this.exportBatch();
+    while (this.queued > 0) await this.exportBatch();
   }
 
   /** Stops taking spans and exports what is queued, each batch tried once: the process is exiting. */
@@ -96,24 +115,22 @@ export class ExportQueue {
   }
 
   private startExport(): void {
-    if (this.exporting || this.queue.length === 0) return;
+    if (this.exporting || this.queued === 0) return;
     this.clearTimers();
     void this.exportBatch().then(() => {
-      if (this.stopped || this.queue.length === 0) return;
-      if (this.queue.length >= this.options.maxExportBatchSize) this.exportSoon();
+      if (this.stopped || this.queued === 0) return;
+      if (this.full.length > 0) this.exportSoon();
       else this.timer ??= setTimeout(this.onTimer, this.options.scheduledDelayMillis).unref();
     });
   }
 
   private exportBatch(): Promise<void> {
-    const max = this.options.maxExportBatchSize;
-    let batch: SpanRecord[];
-    if (this.queue.length <= max) {
-      batch = this.queue;
-      this.queue = [];
-    } else {
-      batch = this.queue.splice(0, max);
+    let batch = this.full.shift();
+    if (!batch) {
+      batch = this.filling!;
+      this.filling = undefined;
     }
+    this.queued -= batch.count;
     const run = this.send(batch).finally(() => {
       this.exporting = undefined;
     });
@@ -121,12 +138,12 @@ export class ExportQueue {
     return run;
   }
 
-  private async send(batch: SpanRecord[]): Promise<void> {
+  private async send(batch: SpanBatch): Promise<void> {
     let payload: unknown;
     try {
       payload = await this.transport.encode(batch);
     } catch (err) {
-      this.hooks.dropped?.(batch.length, 'export_failed', (err as Error).message);
+      this.hooks.dropped?.(batch.count, 'export_failed', (err as Error).message);
       return;
     }
     for (let attempt = 1; ; attempt++) {
@@ -137,11 +154,11 @@ export class ExportQueue {
         result = { ok: false, retryable: false, error: (err as Error).message };
       }
       if (result.ok) {
-        this.hooks.exported?.(batch.length);
+        this.hooks.exported?.(batch.count);
         return;
       }
       if (!result.retryable || attempt >= this.maxAttempts || this.stopped) {
-        this.hooks.dropped?.(batch.length, 'export_failed', result.error);
+        this.hooks.dropped?.(batch.count, 'export_failed', result.error);
         return;
       }
       // Exponential backoff with jitter, or the collector's Retry-After, within bounds.

@@ -171,18 +171,50 @@ export class OtlpTraceEncoder {
     this.scope = Buffer.from(s.finish());
   }
 
-  encode(spans: readonly SpanRecord[]): Buffer {
-    const w = new ProtoWriter(1024 + spans.length * 400);
-    const resourceSpans = w.begin(1); // ExportTraceServiceRequest.resource_spans
+  /** A batch to encode spans into as they finish. */
+  batch(): OtlpSpanBatch {
+    return new OtlpSpanBatch();
+  }
+
+  append(batch: OtlpSpanBatch, span: SpanRecord): void {
+    writeSpan(batch.writer, span);
+  }
+
+  /** The ExportTraceServiceRequest around a batch's spans: one copy of their bytes. */
+  finish(batch: OtlpSpanBatch): Buffer {
+    const spans = batch.writer.finish();
+    const scopeSpansLength = this.scope.length + spans.length;
+    const resourceSpansLength = this.resource.length + 1 + varintSize(scopeSpansLength) + scopeSpansLength;
+    const w = new ProtoWriter(16 + resourceSpansLength);
+    w.tag(1, WIRE_LEN); // ExportTraceServiceRequest.resource_spans
+    w.varint(resourceSpansLength);
     w.bytes(this.resource);
-    const scopeSpans = w.begin(2); // ResourceSpans.scope_spans
+    w.tag(2, WIRE_LEN); // ResourceSpans.scope_spans
+    w.varint(scopeSpansLength);
     w.bytes(this.scope);
-    for (const span of spans) writeSpan(w, span);
-    w.end(scopeSpans);
-    w.end(resourceSpans);
+    w.bytes(spans);
     return w.finish();
   }
+
+  encode(spans: readonly SpanRecord[]): Buffer {
+    const batch = this.batch();
+    for (const span of spans) this.append(batch, span);
+    return this.finish(batch);
+  }
 }
+
+/**
+ * Finished spans waiting for export, already in wire format: one growing buffer outside the JS
+ * heap instead of a record, an attribute array and a dozen strings per span. Queued spans used
+ * to survive young-generation collections and be copied by each one (13 µs of GC per request
+ * at sampling 1.0, by profile); bytes in a buffer are never copied by the GC.
+ */
+export class OtlpSpanBatch {
+  count = 0;
+  readonly writer = new ProtoWriter(16384);
+}
+
+const varintSize = (value: number): number => (value < 128 ? 1 : value < 16384 ? 2 : value < 2097152 ? 3 : value < 268435456 ? 4 : 5);
 
 function writeSpan(w: ProtoWriter, s: SpanRecord): void {
   const at = w.begin(2); // ScopeSpans.spans

@@ -6,7 +6,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { Pool, requestVia } from '../../proxy/undici.js';
 import type { OtlpExportSettings } from '../../config/tracing-env.js';
 import type { SendResult, SpanTransport } from './export-queue.js';
-import type { OtlpTraceEncoder } from './otlp-encoding.js';
+import type { OtlpSpanBatch, OtlpTraceEncoder } from './otlp-encoding.js';
 import type { SpanRecord } from './span-record.js';
 
 const gzip = promisify(gzipCallback);
@@ -14,7 +14,7 @@ const gzip = promisify(gzipCallback);
 /** OTLP/HTTP §Retryable response codes */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
-export class OtlpHttpTransport implements SpanTransport<Buffer> {
+export class OtlpHttpTransport implements SpanTransport<OtlpSpanBatch, Buffer> {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly headers: Record<string, string>;
@@ -40,8 +40,16 @@ export class OtlpHttpTransport implements SpanTransport<Buffer> {
     });
   }
 
-  encode(spans: readonly SpanRecord[]): Buffer | Promise<Buffer> {
-    const body = this.encoder.encode(spans);
+  batch(): OtlpSpanBatch {
+    return this.encoder.batch();
+  }
+
+  append(batch: OtlpSpanBatch, span: SpanRecord): void {
+    this.encoder.append(batch, span);
+  }
+
+  encode(batch: OtlpSpanBatch): Buffer | Promise<Buffer> {
+    const body = this.encoder.finish(batch);
     return this.settings.compression === 'gzip' ? gzip(body) : body;
   }
 
