@@ -88,6 +88,19 @@ describe('deploy/kubernetes manifests', () => {
     expect(sidecar.env.map((e: Container) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE', 'NODE_NAME', 'SIDELIGHT_ADMIN_TOKEN']));
   });
 
+  it("the sidecar's memory request covers its measured RSS (bench/RESULTS.md): idle and under saturating load", () => {
+    const results = readFileSync(`${ROOT}bench/RESULTS.md`, 'utf8');
+    const idle = Number(/sidelight (\d+) ms, ([\d.]+) MB idle/.exec(results)?.[2]);
+    const loaded = Number(/^\| sidelight-default \([^)]*\) \| [^|]+\| [^|]+\| [^|]+\| [^|]+\| (\d+) \|/m.exec(results)?.[1]);
+    expect(idle, 'the start-up / idle RSS line in bench/RESULTS.md').toBeGreaterThan(0);
+    expect(loaded, 'the sidelight-default row in bench/RESULTS.md').toBeGreaterThan(idle);
+    // The bench's "MB" are /proc's kB ÷ 1024, the same unit as Kubernetes' Mi.
+    const MiB = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1]);
+    const { requests, limits } = sidecarOf(podSpecs(baseDeployment())[0]).resources;
+    expect(MiB(requests.memory)).toBeGreaterThanOrEqual(loaded);
+    expect(MiB(limits.memory)).toBeGreaterThanOrEqual(1.5 * loaded);
+  });
+
   it('the Service targets the ingress port and the ServiceMonitor scrapes the admin port', () => {
     const objects = objectsIn('base').map((o) => o.obj as Container);
     const sidecar = sidecarOf(podSpecs(baseDeployment())[0]);
