@@ -72,6 +72,9 @@ export class Pipeline implements ForwardOwner {
    * lets local answers (and non-101 upstream answers) use the ordinary path.
    */
   private onSocket(req: IncomingMessage, socket: Duplex): Exchange {
+    // Node took its own 'error' listener off the socket when it handed it over; without one, a
+    // client resetting the connection would crash the process. The socket closes after the error.
+    socket.on('error', ignoreSocketError);
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.once('finish', () => socket.end());
@@ -180,6 +183,8 @@ export class Pipeline implements ForwardOwner {
     for (let i = 0; i < hooks.length; i++) hooks[i].onDone!(ex);
   }
 }
+
+function ignoreSocketError(): void {}
 
 /** The request body as undici should read it: none, the stream itself, or a counted stream. */
 function requestBody(ex: Exchange): Dispatcher.DispatchOptions['body'] {
