@@ -64,6 +64,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: listen.prefault('127.0.0.1:15081'),
       upstreams: z.record(upstreamName, upstream).default({}),
+      /** CONNECT tunnels to the configured upstreams' hosts (HTTPS_PROXY clients) */
+      tunnels: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** a tunnel with no byte either way for this long is closed */
+          idleTimeout: duration.prefault('5m'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   admin: z
