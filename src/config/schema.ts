@@ -68,8 +68,8 @@ export const configSchema = z.strictObject({
       tunnels: z
         .strictObject({
           enabled: z.boolean().default(true),
-          /** a tunnel with no byte either way for this long is closed */
-          idleTimeout: duration.prefault('5m'),
+          /** a tunnel with no byte either way for this long is closed (so abandoned ones cannot pile up) */
+          idleTimeout: duration.refine((ms) => ms > 0, 'must be longer than 0: idle tunnels are always closed in the end').prefault('5m'),
         })
         .prefault({}),
     })

@@ -65,10 +65,10 @@ export class Pipeline implements ForwardOwner, TunnelOwner {
   readonly handleConnect = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ex = this.onSocket(req, socket);
     if (!this.admit(ex)) return;
+    // A tunnel has no deadline (its idle timeout is its own) but holds up the drain like any request.
+    this.inflight.add(ex, Infinity);
     const refused = this.connect(ex, socket, head, this);
     if (refused) this.reply(ex, refused);
-    // A tunnel has no deadline (its idle timeout is its own) but holds up the drain like any request.
-    else this.inflight.add(ex, Infinity);
   };
 
   /**
