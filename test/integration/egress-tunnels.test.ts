@@ -8,6 +8,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import Stripe from 'stripe';
+import twilio from 'twilio';
+import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metric } from '../helpers/egress.js';
 import { makeCerts, startFakeApi, type FakeApi } from '../helpers/fake-api.js';
@@ -121,6 +125,39 @@ describe('real clients through a CONNECT tunnel', () => {
     expect(other.code).not.toBe(0);
     expect(other.stderr).toMatch(/403/);
     expect(api.requests.map((r) => r.url)).toEqual(['/2010-04-01/Accounts.json', '/v1/x']);
+  });
+});
+
+// The README's second way in, for comparison: plain HTTP to sidelight with an absolute-form
+// request line (HTTP_PROXY with an http:// URL); sidelight sees each request and originates TLS.
+describe('HTTP_PROXY with http:// URLs (absolute-form), as the README sets the SDKs up', () => {
+  it('stripe-node: protocol http, port 80 and http-proxy-agent', async () => {
+    api.reset();
+    const stripe = new Stripe('sk_test_absolute_4242', { protocol: 'http', host: 'api.stripe.com', port: 80, httpAgent: new HttpProxyAgent(sl.egress), maxNetworkRetries: 0 });
+    const customer = await stripe.customers.create({ email: 'a@example.com' });
+    expect(customer.id).toBe('obj_1');
+    expect(api.requests[0]).toMatchObject({ method: 'POST', url: '/v1/customers' });
+    expect(api.requests[0].headers.authorization).toBe('Bearer sk_test_absolute_4242');
+    // L7: sidelight saw the request, so it added its request id and a span's traceparent.
+    expect(api.requests[0].headers['x-request-id']).toBeTruthy();
+    expect(api.requests[0].headers.traceparent).toBeTruthy();
+  });
+
+  it('twilio-node: a RequestClient with http:// URLs and http-proxy-agent', async () => {
+    api.reset();
+    class ViaProxy extends twilio.RequestClient {
+      constructor() {
+        super();
+        this.axios.defaults.httpAgent = new HttpProxyAgent(sl.egress);
+      }
+      override request<TData>(opts: RequestClient.RequestOptions<TData>) {
+        return super.request<TData>({ ...opts, uri: opts.uri.replace(/^https:/, 'http:') });
+      }
+    }
+    const client = twilio(ACCOUNT, 'twilio_auth_token_secret', { httpClient: new ViaProxy() });
+    await client.messages.create({ to: '+15005550006', from: '+15005550001', body: 'hello as plain HTTP' });
+    expect(api.requests[0]).toMatchObject({ method: 'POST', url: `/2010-04-01/Accounts/${ACCOUNT}/Messages.json` });
+    expect(api.requests[0].headers['x-request-id']).toBeTruthy();
   });
 });
 
