@@ -3,7 +3,7 @@
 // bulkhead (a slot per tunnel), the idle timeout, memory while a gigabyte goes through, and the
 // drain (tunnels keep working until drain.timeout, then close, and the process exits).
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { breakerState, metric } from '../helpers/egress.js';
 import { until } from '../helpers/http.js';
@@ -121,6 +121,20 @@ describe('tunnel limits', () => {
     second.socket.destroy();
     fourth.socket.destroy();
     await until(async () => (await metric(sl.admin, 'sidelight_egress_tunnels_active{upstream="capped"}')) === 0, 10_000, 'the tunnels to end');
+  });
+
+  it('bytes the client sends right behind its CONNECT reach the upstream first', async () => {
+    const { hostname, port } = new URL(sl.egress);
+    const socket = connect(Number(port), hostname);
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (got += d));
+    // One write: the CONNECT and an eager first flight arrive together.
+    socket.write('CONNECT echo.example:443 HTTP/1.1\r\nHost: echo.example:443\r\n\r\nearly bytes');
+    await until(() => got.endsWith('early bytes'), 10_000, `the early bytes to come back; got ${JSON.stringify(got)}`);
+    expect(got).toBe('HTTP/1.1 200 Connection Established\r\n\r\nearly bytes');
+    socket.destroy();
+    await until(async () => (await metric(sl.admin, 'sidelight_egress_tunnels_active{upstream="capped"}')) === 0, 10_000, 'the tunnel to end');
   });
 
   it('a tunnel with no byte either way for egress.tunnels.idleTimeout is closed', async () => {

@@ -17,6 +17,7 @@ import { metric } from '../helpers/egress.js';
 import { makeCerts, startFakeApi, type FakeApi } from '../helpers/fake-api.js';
 import { send, until } from '../helpers/http.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { promtool } from '../helpers/prometheus.js';
 import { CLI, startSidelight, type LogLine, type RunningSidelight } from '../helpers/sidelight.js';
 import { openTap } from '../helpers/tap.js';
 import { connectThrough, requestOver, tlsOver } from '../helpers/tunnel.js';
@@ -255,8 +256,10 @@ describe('what a tunnel reports', () => {
     expect(await series('sidelight_egress_tunnel_duration_seconds_count', 'upstream="twilio"')).toBe(lifetimes + 1);
     expect(await series('sidelight_egress_tunnel_connect_duration_seconds_count', 'upstream="twilio"')).toBe(connects + 1);
     expect(await series('sidelight_egress_tunnels_closed_total', 'upstream="twilio",reason="client"')).toBeGreaterThan(0);
+    const text = (await send(`${sl.admin}/metrics`)).body;
     // Declared at 0 for every upstream before any tunnel.
-    expect((await send(`${sl.admin}/metrics`)).body).toContain('sidelight_egress_tunnels_total{upstream="stripe",outcome="established"}');
+    expect(text).toContain('sidelight_egress_tunnels_total{upstream="stripe",outcome="established"}');
+    expect(promtool(['check', 'metrics'], text).output).toBe('');
   });
 
   it('the tap shows one "tunnel" record, and `sidelight tap` prints it', async () => {
