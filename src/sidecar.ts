@@ -117,7 +117,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   // CONNECT tunnels (HTTPS_PROXY clients) to the configured upstreams' hosts only, through each
   // upstream's bulkhead and breaker; metrics and spans observe them as they do the tries.
   const openTunnels = new Set<Tunnel>();
-  const tunnelMetrics = metrics && new TunnelMetrics(metrics);
+  const tunnelMetrics = metrics && config.egress.tunnels.enabled ? new TunnelMetrics(metrics) : undefined;
   const tunnelOptions: TunnelOptions = {
     idleTimeout: config.egress.tunnels.idleTimeout,
     open: openTunnels,
@@ -187,7 +187,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     metrics.watchPool('app', app.pool);
     config.egress.upstreams.forEach((u, i) => {
       metrics.declareUpstream(u.name);
-      if (config.egress.tunnels.enabled) tunnelMetrics?.declare(u.name);
+      tunnelMetrics?.declare(u.name);
       metrics.watchPool(u.name, upstreamTargets[i].pool, u.connections);
     });
   }
