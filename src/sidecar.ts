@@ -1,7 +1,7 @@
 // sidelight assembled: listeners, their layer stacks, the admin port and the lifecycle.
 // This is the one place where cross-cutting concerns are composed onto the data path.
 import type { Server } from 'node:http';
-import type { Config } from './config/load.js';
+import type { Config, Upstream } from './config/load.js';
 import { formatListen, type ListenAddress } from './config/values.js';
 import { addConfigRoute } from './admin/config-route.js';
 import { addDrainRoute } from './admin/drain-route.js';
@@ -14,6 +14,8 @@ import { addStatsRoute } from './admin/stats-route.js';
 import { addTapRoute } from './admin/tap-route.js';
 import { AdminRouter } from './admin/server.js';
 import { createRouter } from './egress/router.js';
+import { closeTunnels, tunnelHandler, type Tunnel, type TunnelOptions, type TunnelUpstream } from './egress/tunnel.js';
+import { createTunnelAllowlist, type TunnelAddress } from './egress/tunnel-allowlist.js';
 import { createUpstreamTarget, type UpstreamHooks, type UpstreamTarget } from './egress/upstream-target.js';
 import { createAppTarget } from './ingress/app-target.js';
 import { accessLogLayer } from './interceptors/access-log.js';
@@ -27,17 +29,19 @@ import { requestTargetLayer } from './interceptors/request-target.js';
 import { clientTracingInterceptor } from './interceptors/client-tracing.js';
 import { tapLayer } from './interceptors/tap.js';
 import { tracingLayer } from './interceptors/tracing.js';
+import { tunnelTracing } from './interceptors/tunnel-tracing.js';
 import { DrainState } from './lifecycle/drain.js';
 import { Readiness } from './lifecycle/readiness.js';
 import { Shutdown } from './lifecycle/shutdown.js';
 import { Inflight } from './proxy/inflight.js';
-import { refuseConnect, type Layer } from './proxy/layer.js';
+import { refuseConnect, type ConnectHandler, type Layer } from './proxy/layer.js';
 import { createProxyServer, listen } from './proxy/listener.js';
 import { Pipeline } from './proxy/pipeline.js';
 import { LiveStats } from './stats/live-stats.js';
 import { TapHub } from './tap/hub.js';
 import type { LogSink } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
+import { TunnelMetrics } from './telemetry/tunnel-metrics.js';
 import { startTracing } from './telemetry/tracing.js';
 import { VERSION } from './version.js';
 
@@ -110,17 +114,33 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     ...targetForms,
     overloadLayer(egressInflight, config.limits.maxInflight),
   ];
-  // Until egress offers tunnels: sidelight must see each request to do its job.
-  const egressConnect = refuseConnect(
-    'CONNECT tunnels are not offered: sidelight must see each request to trace it and apply breakers and retries. ' +
-      'Send plain HTTP instead (an http:// URL with HTTP_PROXY pointing here, a Host header, or /NAME/…); sidelight originates TLS to the upstream',
-  );
+  // CONNECT tunnels (HTTPS_PROXY clients) to the configured upstreams' hosts only, through each
+  // upstream's bulkhead and breaker; metrics and spans observe them as they do the tries.
+  const openTunnels = new Set<Tunnel>();
+  const tunnelMetrics = metrics && config.egress.tunnels.enabled ? new TunnelMetrics(metrics) : undefined;
+  const tunnelOptions: TunnelOptions = {
+    idleTimeout: config.egress.tunnels.idleTimeout,
+    open: openTunnels,
+    observers: [...(tunnelMetrics ? [tunnelMetrics] : []), ...(tracing ? [tunnelTracing(tracing)] : [])],
+    egressObservers: upstreamHooks.observers,
+  };
+  const tunnelUpstream = (u: Upstream, address: TunnelAddress): TunnelUpstream => {
+    const { breaker, bulkhead } = targets.get(u.name)!;
+    return { name: u.name, address, connectTimeout: u.timeout, breaker, bulkhead };
+  };
+  const egressConnect = (upstreams: Upstream[]): ConnectHandler =>
+    config.egress.tunnels.enabled
+      ? tunnelHandler(createTunnelAllowlist(upstreams, tunnelUpstream), tunnelOptions)
+      : refuseConnect(
+          'CONNECT tunnels are off here (egress.tunnels.enabled: false): sidelight must see each request. ' +
+            'Send plain HTTP instead (an http:// URL with HTTP_PROXY pointing here, a Host header, or /NAME/…); sidelight originates TLS to the upstream',
+        );
   const egress = new Pipeline({
     listener: 'egress',
     // The router reads the request-target itself (absolute-form names the upstream).
     layers: egressLayers(),
     resolve: createRouter(config.egress.upstreams, targets),
-    connect: egressConnect,
+    connect: egressConnect(config.egress.upstreams),
     inflight: egressInflight,
   });
   // Dedicated listeners (upstreams.NAME.listen): everything there goes to that one upstream.
@@ -133,7 +153,8 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
         listener: `egress:${u.name}`,
         layers: dedicatedLayers,
         resolve: () => target,
-        connect: egressConnect,
+        // Everything here is for this upstream: tunnels too, to its own hosts only.
+        connect: egressConnect([u]),
         inflight: egressInflight,
       });
       return { upstream: u, pipeline };
@@ -166,6 +187,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     metrics.watchPool('app', app.pool);
     config.egress.upstreams.forEach((u, i) => {
       metrics.declareUpstream(u.name);
+      tunnelMetrics?.declare(u.name);
       metrics.watchPool(u.name, upstreamTargets[i].pool, u.connections);
     });
   }
@@ -198,6 +220,8 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     servers: servers.map((s) => s.server),
     inflight: [ingressInflight, egressInflight],
     flushers: [
+      // First, and at once: each tunnel's span and log line are written before they are flushed.
+      () => closeTunnels(openTunnels),
       ...flushers,
       () => readiness.stop(),
       () => stats.stop(),

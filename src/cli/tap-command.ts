@@ -1,7 +1,7 @@
 // `sidelight tap`: GET /tap as aligned, coloured lines on a terminal (plain when piped), or the
 // raw NDJSON with --json. Filters go to the server as query parameters; it validates them.
 import { createInterface } from 'node:readline';
-import type { ExchangeRecord } from '../tap/record.js';
+import type { ExchangeRecord, TunnelRecord } from '../tap/record.js';
 import { adminClient, CliError, type AdminOptions } from './admin-client.js';
 import { padEnd, padStart, paint, statusColour, type Paint } from './style.js';
 
@@ -33,16 +33,31 @@ export function tapQuery(o: TapCommandOptions): string {
   return text ? `/tap?${text}` : '/tap';
 }
 
-export function formatRecord(r: ExchangeRecord, p: Paint): string {
+/** time, listener, method, status, duration and upstream: the columns every record kind shares */
+function leadingColumns(r: { time: string; listener: string; method: string; status: number; durationMs: number; upstream: string }, p: Paint): string {
   const time = p.dim(r.time.slice(11, 23));
   const status = statusColour(p, r.status)(String(r.status || '---'));
   const duration = padStart(r.durationMs >= 1000 ? `${(r.durationMs / 1000).toFixed(2)}s` : `${r.durationMs.toFixed(1)}ms`, 8);
-  let line = `${time}  ${padEnd(r.listener, 14)} ${padEnd(r.method, 7)} ${status}  ${duration}  ${padEnd(r.upstream || '-', 10)} ${r.path}`;
+  return `${time}  ${padEnd(r.listener, 14)} ${padEnd(r.method, 7)} ${status}  ${duration}  ${padEnd(r.upstream || '-', 10)}`;
+}
+
+function ids(r: { requestId: string; traceId: string }, p: Paint): string {
+  return `  ${p.dim(`id=${r.requestId}`)}${r.traceId ? ` ${p.dim(`trace=${r.traceId}`)}` : ''}`;
+}
+
+export function formatRecord(r: ExchangeRecord, p: Paint): string {
+  let line = `${leadingColumns(r, p)} ${r.path}`;
   if (r.error) line += `  ${p.red(r.error)}`;
   if (r.retries) line += `  ${p.yellow(`retries=${r.retries}`)}`;
-  line += `  ${p.dim(`id=${r.requestId}`)}`;
-  if (r.traceId) line += ` ${p.dim(`trace=${r.traceId}`)}`;
-  return line;
+  return line + ids(r, p);
+}
+
+/** A CONNECT tunnel: its target, how it went, and the bytes each way (sent = app → upstream). */
+export function formatTunnel(r: TunnelRecord, p: Paint): string {
+  let line = `${leadingColumns(r, p)} ${r.target}`;
+  if (r.outcome === 'established') line += `  ${p.dim(`closed by ${r.closedBy || '?'}`)}  sent=${r.bytesIn} received=${r.bytesOut}`;
+  else line += `  ${p.red(r.error ? `${r.error} (${r.outcome})` : r.outcome)}`;
+  return line + ids(r, p);
 }
 
 export async function runTap(options: TapCommandOptions): Promise<void> {
@@ -61,11 +76,13 @@ export async function runTap(options: TapCommandOptions): Promise<void> {
         process.stdout.write(`${line}\n`);
         continue;
       }
-      const record = JSON.parse(line) as ExchangeRecord | { kind: 'dropped'; rate: number; slow: number };
+      const record = JSON.parse(line) as ExchangeRecord | TunnelRecord | { kind: 'dropped'; rate: number; slow: number };
       if (record.kind === 'dropped') {
         process.stderr.write(err.yellow(`… ${record.rate + record.slow} lines dropped (${record.rate} over the rate limit, ${record.slow} while this client was slow)\n`));
       } else if (record.kind === 'exchange') {
         process.stdout.write(`${formatRecord(record, out)}\n`);
+      } else if (record.kind === 'tunnel') {
+        process.stdout.write(`${formatTunnel(record, out)}\n`);
       }
     }
   } catch (e) {

@@ -3,7 +3,7 @@ import ms from 'ms';
 import type { Config } from './load.js';
 import { formatListen } from './values.js';
 
-const DURATION_KEYS = new Set(['timeout', 'requestTimeout', 'interval', 'delay', 'backoff', 'maxBackoff', 'resetTimeout', 'rollingWindow']);
+const DURATION_KEYS = new Set(['timeout', 'requestTimeout', 'interval', 'delay', 'backoff', 'maxBackoff', 'resetTimeout', 'rollingWindow', 'idleTimeout']);
 const SECRET_KEYS = new Set(['token']);
 /** loaded file contents: the file name is shown instead */
 const HIDDEN_KEYS = new Set(['caPem']);
@@ -13,7 +13,7 @@ export function describeConfig(config: Config): unknown {
   const { egress, spans: _spans, ...rest } = config;
   const upstreams: Record<string, unknown> = {};
   for (const { name, ...u } of egress.upstreams) upstreams[name] = u;
-  return toPlain({ ...rest, egress: { listen: egress.listen, upstreams } }, '');
+  return toPlain({ ...rest, egress: { listen: egress.listen, upstreams, tunnels: egress.tunnels } }, '');
 }
 
 function toPlain(value: unknown, key: string): unknown {

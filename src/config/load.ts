@@ -19,7 +19,7 @@ export interface Upstream extends UpstreamConfig {
 
 export interface Config extends Omit<ParsedConfig, 'service' | 'egress' | 'admin'> {
   service: string;
-  egress: { listen: ParsedConfig['egress']['listen']; upstreams: Upstream[] };
+  egress: { listen: ParsedConfig['egress']['listen']; upstreams: Upstream[]; tunnels: ParsedConfig['egress']['tunnels'] };
   admin: { listen: ParsedConfig['admin']['listen']; token: string | undefined; tap: ParsedConfig['admin']['tap'] };
   /** the `tracing` section with the OTEL_* environment applied: what the span pipeline runs with */
   spans: TracingSettings;
@@ -168,7 +168,7 @@ function finish(parsed: ParsedConfig, env: Env): Config {
   return {
     ...parsed,
     service,
-    egress: { listen: parsed.egress.listen, upstreams },
+    egress: { listen: parsed.egress.listen, upstreams, tunnels: parsed.egress.tunnels },
     admin: { listen: parsed.admin.listen, token: parsed.admin.token || undefined, tap: parsed.admin.tap },
     spans: tracingSettings({ tracing: parsed.tracing, service, version: VERSION }, env),
   };

@@ -64,6 +64,14 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: listen.prefault('127.0.0.1:15081'),
       upstreams: z.record(upstreamName, upstream).default({}),
+      /** CONNECT tunnels to the configured upstreams' hosts (HTTPS_PROXY clients) */
+      tunnels: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** a tunnel with no byte either way for this long is closed (so abandoned ones cannot pile up) */
+          idleTimeout: duration.refine((ms) => ms > 0, 'must be longer than 0: idle tunnels are always closed in the end').prefault('5m'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   admin: z

@@ -28,14 +28,23 @@ function hostname(host: string): string {
   return h.endsWith('.') ? h.slice(0, -1) : h;
 }
 
+/**
+ * Finds what is configured for a `Host` header or an authority, by the upstreams' `hosts`: an
+ * entry with a port matches that host:port exactly, one without matches the host on any port.
+ * The one host matcher of egress: the router and the CONNECT allowlist both use it.
+ */
+export function hostLookup<T>(upstreams: readonly Upstream[], valueOf: (u: Upstream) => T): (host: string) => T | undefined {
+  const byHost = new Map<string, T>();
+  for (const u of upstreams) {
+    const value = valueOf(u);
+    for (const h of u.hosts) byHost.set(h, value);
+  }
+  return (host) => byHost.get(host.trim().toLowerCase()) ?? byHost.get(hostname(host));
+}
+
 export function createRouter(upstreams: Upstream[], targets: Map<string, Target>) {
   const names = upstreams.map((u) => u.name);
-  const byHost = new Map<string, Target>();
-  for (const u of upstreams) {
-    const target = targets.get(u.name)!;
-    for (const h of u.hosts) byHost.set(h, target);
-  }
-  const lookupHost = (host: string): Target | undefined => byHost.get(host.trim().toLowerCase()) ?? byHost.get(hostname(host));
+  const lookupHost = hostLookup(upstreams, (u) => targets.get(u.name)!);
 
   const unknown = (): Rejection =>
     rejection(404, 'unknown_upstream', 'no configured upstream matches this request', { details: { upstreams: names } });

@@ -1,4 +1,4 @@
-// One flat JSON line per request. Headers are never logged, so Authorization, cookies and
+// One flat JSON line per request (and per egress CONNECT tunnel). Headers are never logged, so Authorization, cookies and
 // API keys cannot leak; the query string (tokens, personal data) only when asked for.
 //
 // The line is written straight into pino's destination in pino's own shape (level label, ISO
@@ -8,7 +8,7 @@
 // destination in batches: sonic-boom measures the byte length of its whole pending buffer on
 // every write, which made one write per line cost more than building the line.
 import pino from 'pino';
-import type { Exchange } from '../proxy/exchange.js';
+import type { Exchange, TunnelFacts } from '../proxy/exchange.js';
 import type { Layer } from '../proxy/layer.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -26,14 +26,14 @@ export function accessLogLayer(logger: Logger, options: { logQuery: boolean }): 
   const destination = (logger as unknown as Record<symbol, Destination>)[pino.symbols.streamSym];
   const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
   const head = `{"level":"info","time":"`;
-  const afterTime = `"${bindings ? `,${bindings}` : ''},"msg":"request","listener":`;
+  const afterTime = (msg: string) => `"${bindings ? `,${bindings}` : ''},"msg":"${msg}","listener":`;
+  const request = afterTime('request');
+  const tunnel = afterTime('tunnel');
   const clock = new IsoClock();
   const batch = new LineBatch(destination);
-  const line = (ex: Exchange): string => {
-    let text = `${head}${clock.now()}${afterTime}${JSON.stringify(ex.listener)},"requestId":"${ex.requestId}","method":${JSON.stringify(ex.method)},"path":${JSON.stringify(options.logQuery ? ex.path + ex.query : ex.path)}`;
-    if (ex.route) text += `,"route":${JSON.stringify(ex.route)}`;
-    text += `,"status":${ex.status},"durationMs":${Math.round(ex.durationMs * 1000) / 1000},"bytesIn":${ex.bytesIn},"bytesOut":${ex.bytesOut}`;
-    if (ex.upstream) text += `,"upstream":${JSON.stringify(ex.upstream)}`;
+  const start = (kind: string, ex: Exchange): string =>
+    `${head}${clock.now()}${kind}${JSON.stringify(ex.listener)},"requestId":"${ex.requestId}","method":${JSON.stringify(ex.method)}`;
+  const end = (ex: Exchange, text: string): string => {
     text += `,"remoteAddress":${JSON.stringify(ex.remoteAddress)}`;
     const userAgent = ex.req.headers['user-agent'];
     if (userAgent !== undefined) text += `,"userAgent":${JSON.stringify(userAgent)}`;
@@ -41,13 +41,30 @@ export function accessLogLayer(logger: Logger, options: { logQuery: boolean }): 
     if (ex.traceId) text += `,"traceId":"${ex.traceId}","spanId":"${ex.spanId}"`;
     return `${text}}\n`;
   };
+  const line = (ex: Exchange): string => {
+    let text = `${start(request, ex)},"path":${JSON.stringify(options.logQuery ? ex.path + ex.query : ex.path)}`;
+    if (ex.route) text += `,"route":${JSON.stringify(ex.route)}`;
+    text += `,"status":${ex.status},"durationMs":${roundMs(ex.durationMs)},"bytesIn":${ex.bytesIn},"bytesOut":${ex.bytesOut}`;
+    if (ex.upstream) text += `,"upstream":${JSON.stringify(ex.upstream)}`;
+    return end(ex, text);
+  };
+  // One line per CONNECT tunnel to a configured upstream; bytesIn went to the upstream, bytesOut came back.
+  const tunnelLine = (ex: Exchange, t: TunnelFacts): string => {
+    let text = `${start(tunnel, ex)},"target":${JSON.stringify(t.target)},"upstream":${JSON.stringify(ex.upstream)},"status":${ex.status},"outcome":"${t.outcome}"`;
+    if (t.closedBy) text += `,"closedBy":"${t.closedBy}"`;
+    text += `,"connectMs":${roundMs(t.connectMs)},"durationMs":${roundMs(ex.durationMs)},"bytesIn":${ex.bytesIn},"bytesOut":${ex.bytesOut}`;
+    return end(ex, text);
+  };
   return {
     name: 'access-log',
     onDone(ex) {
-      batch.add(line(ex));
+      batch.add(ex.tunnel === undefined ? line(ex) : tunnelLine(ex, ex.tunnel));
     },
   };
 }
+
+/** milliseconds to three decimals */
+const roundMs = (value: number): number => Math.round(value * 1000) / 1000;
 
 /** ISO-8601 time, formatted once per millisecond rather than once per line. */
 class IsoClock {

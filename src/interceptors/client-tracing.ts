@@ -15,8 +15,8 @@ import { b3EncodingOf, B3Encoding, extractParent, replaceTraceHeaders, SAMPLED, 
 import type { Tracing } from '../telemetry/tracing.js';
 import { TryOutcomeHandler } from './try-outcome.js';
 
-/** The parent of an egress exchange's tries, worked out on its first try and kept on the exchange. */
-function resolveParent(ex: Exchange, tracing: Tracing): void {
+/** The parent of an egress exchange's tries (or of its tunnel), worked out once and kept on the exchange. */
+export function resolveParent(ex: Exchange, tracing: Tracing): void {
   ex.parentResolved = true;
   const sent = extractParent(ex.req.headers);
   if (sent) {

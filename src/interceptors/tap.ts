@@ -1,9 +1,9 @@
-// Feeds the tap (GET /tap, `sidelight tap`): one summary per finished exchange. With no tap
-// client connected its whole cost is the one comparison below; with clients, the summary is
-// built once and the hub fans it out.
+// Feeds the tap (GET /tap, `sidelight tap`): one summary per finished exchange or egress tunnel.
+// With no tap client connected its whole cost is the one comparison below; with clients, the
+// summary is built once and the hub fans it out.
 import type { Layer } from '../proxy/layer.js';
 import type { TapHub } from '../tap/hub.js';
-import { exchangeRecord } from '../tap/record.js';
+import { exchangeRecord, tunnelRecord } from '../tap/record.js';
 
 export function tapLayer(hub: TapHub, options: { logQuery: boolean }): Layer {
   const logQuery = options.logQuery;
@@ -11,7 +11,7 @@ export function tapLayer(hub: TapHub, options: { logQuery: boolean }): Layer {
     name: 'tap',
     onDone(ex) {
       if (hub.clients === 0) return;
-      hub.publish(exchangeRecord(ex, logQuery));
+      hub.publish(ex.tunnel === undefined ? exchangeRecord(ex, logQuery) : tunnelRecord(ex, ex.tunnel));
     },
   };
 }

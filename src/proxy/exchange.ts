@@ -7,6 +7,18 @@ export interface Abortable {
   abort(reason: Error): void;
 }
 
+/** A CONNECT tunnel's own facts, for the layers that report on the exchange (access log, tap). */
+export interface TunnelFacts {
+  /** the host:port the client asked for */
+  readonly target: string;
+  /** "established", or why not: "connection_refused", "timeout", "circuit_open", … */
+  readonly outcome: string;
+  /** who ended an established tunnel: "client", "upstream", "idle_timeout", "shutdown"; "" otherwise */
+  readonly closedBy: string;
+  /** time to connect to the upstream, ms; 0 when no connection was attempted */
+  readonly connectMs: number;
+}
+
 export class Exchange {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -42,6 +54,8 @@ export class Exchange {
   durationMs = 0;
   /** retries sent for this exchange (egress; set by the retry interceptor) */
   retries = 0;
+  /** a CONNECT to a configured upstream: set by the egress tunnel handler */
+  tunnel: TunnelFacts | undefined = undefined;
 
   /** set by the tracing layers; the access log prints them, metrics use sampled ones as exemplars */
   traceId = '';

@@ -10,19 +10,27 @@ export class Inflight {
     ex.timedOut = true;
     ex.upstreamCall?.abort(new UpstreamTimeoutError());
   });
+  /** exchanges with no deadline (CONNECT tunnels, which live as long as their sockets): counted, never swept */
+  private untimed = 0;
   private idleWaiters: Array<() => void> = [];
 
   get count(): number {
-    return this.list.count;
+    return this.list.count + this.untimed;
   }
 
+  /** `timeoutMs` Infinity: no deadline; the exchange is counted until removed */
   add(ex: Exchange, timeoutMs: number): void {
     ex.deadline = ex.startedAt + timeoutMs;
-    this.list.add(ex);
+    if (timeoutMs === Infinity) this.untimed++;
+    else this.list.add(ex);
   }
 
   remove(ex: Exchange): void {
-    if (!this.list.remove(ex) || this.list.count !== 0) return;
+    if (ex.deadline === Infinity) {
+      ex.deadline = 0;
+      this.untimed--;
+    } else if (!this.list.remove(ex)) return;
+    if (this.count !== 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -30,7 +38,7 @@ export class Inflight {
 
   /** Resolves once nothing is in flight. */
   idle(): Promise<void> {
-    if (this.list.count === 0) return Promise.resolve();
+    if (this.count === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 }

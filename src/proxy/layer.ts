@@ -34,9 +34,20 @@ export interface Layer {
 
 /**
  * A CONNECT request (authority-form) that the layers let through: take the socket and open a
- * tunnel (then return undefined), or return the answer to give instead.
+ * tunnel (then return undefined: the exchange is in flight until `owner` hears it is over), or
+ * return the answer to give instead.
  */
-export type ConnectHandler = (ex: Exchange, socket: Duplex, head: Buffer) => Rejection | undefined;
+export type ConnectHandler = (ex: Exchange, socket: Duplex, head: Buffer, owner: TunnelOwner) => Rejection | undefined;
+
+/** What a ConnectHandler that took the socket tells the pipeline that owns the CONNECT. */
+export interface TunnelOwner {
+  /** answer the CONNECT after all (the upstream could not be reached) */
+  reply(ex: Exchange, r: Rejection): void;
+  /** the upstream is connected: the client gets `200 Connection Established`, and its socket is the handler's */
+  tunneled(ex: Exchange): Duplex;
+  /** the tunnel is over: the exchange completes */
+  tunnelClosed(ex: Exchange): void;
+}
 
 /** Dispatch options as they travel down an upstream's interceptor chain. */
 export type ProxyDispatchOptions = Dispatcher.DispatchOptions & {

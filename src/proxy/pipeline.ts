@@ -8,7 +8,7 @@ import { ClientAbortedError, classify, errorBody } from './errors.js';
 import { ForwardHandler, type ForwardOwner } from './forward.js';
 import { forwardRequestHeaders } from './headers.js';
 import type { Inflight } from './inflight.js';
-import type { ConnectHandler, Layer, ProxyDispatchOptions, Rejection, ResponseHeaders, Target } from './layer.js';
+import type { ConnectHandler, Layer, ProxyDispatchOptions, Rejection, ResponseHeaders, Target, TunnelOwner } from './layer.js';
 import { join, writeSwitchingProtocols } from './upgrade.js';
 
 export interface PipelineOptions {
@@ -22,7 +22,9 @@ export interface PipelineOptions {
   inflight: Inflight;
 }
 
-export class Pipeline implements ForwardOwner {
+const CONNECTION_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+
+export class Pipeline implements ForwardOwner, TunnelOwner {
   readonly listener: string;
   readonly inflight: Inflight;
   private readonly requestHooks: Layer[];
@@ -63,7 +65,9 @@ export class Pipeline implements ForwardOwner {
   readonly handleConnect = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ex = this.onSocket(req, socket);
     if (!this.admit(ex)) return;
-    const refused = this.connect(ex, socket, head);
+    // A tunnel has no deadline (its idle timeout is its own) but holds up the drain like any request.
+    this.inflight.add(ex, Infinity);
+    const refused = this.connect(ex, socket, head, this);
     if (refused) this.reply(ex, refused);
   };
 
@@ -72,6 +76,9 @@ export class Pipeline implements ForwardOwner {
    * lets local answers (and non-101 upstream answers) use the ordinary path.
    */
   private onSocket(req: IncomingMessage, socket: Duplex): Exchange {
+    // Node took its own 'error' listener off the socket when it handed it over; without one, a
+    // client resetting the connection would crash the process. The socket closes after the error.
+    socket.on('error', ignoreSocketError);
     const res = new ServerResponse(req);
     res.assignSocket(socket as never);
     res.once('finish', () => socket.end());
@@ -144,6 +151,18 @@ export class Pipeline implements ForwardOwner {
     join(client, upstream, this.pendingHeads.get(ex) ?? Buffer.alloc(0));
   }
 
+  tunneled(ex: Exchange): Duplex {
+    const client = ex.res.socket as Duplex;
+    ex.res.detachSocket(client as never);
+    ex.status = 200;
+    client.write(CONNECTION_ESTABLISHED);
+    return client;
+  }
+
+  tunnelClosed(ex: Exchange): void {
+    this.complete(ex);
+  }
+
   /** Answers with sidelight's JSON error body. */
   reply(ex: Exchange, r: Rejection): void {
     const res = ex.res;
@@ -169,7 +188,7 @@ export class Pipeline implements ForwardOwner {
     if (ex.durationMs !== 0) return;
     ex.durationMs = performance.now() - ex.startedAt || Number.MIN_VALUE;
     this.inflight.remove(ex);
-    if (!ex.res.writableFinished && ex.status !== 101) {
+    if (!ex.res.writableFinished && !handedOver(ex)) {
       // The client left before the whole answer was sent: stop the upstream work too.
       ex.upstreamCall?.abort(new ClientAbortedError());
       if (!ex.res.headersSent) ex.status = 499;
@@ -179,6 +198,13 @@ export class Pipeline implements ForwardOwner {
     const hooks = this.doneHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].onDone!(ex);
   }
+}
+
+function ignoreSocketError(): void {}
+
+/** A 101 to an Upgrade or a 2xx to a CONNECT: the connection became a tunnel, not an unfinished answer. */
+function handedOver(ex: Exchange): boolean {
+  return ex.status === 101 || (ex.status === 200 && ex.method === 'CONNECT');
 }
 
 /** The request body as undici should read it: none, the stream itself, or a counted stream. */

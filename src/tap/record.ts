@@ -1,10 +1,9 @@
-// What the tap publishes: one summary per finished exchange (and, once egress tunnels exist, per
-// tunnel). Every kind shares the base fields the filters read; headers are never part of it, so
+// What the tap publishes: one summary per finished exchange, and one per egress CONNECT tunnel. Every kind shares the base fields the filters read; headers are never part of it, so
 // Authorization, cookies and API keys cannot leak through the tap.
-import type { Exchange } from '../proxy/exchange.js';
+import type { Exchange, TunnelFacts } from '../proxy/exchange.js';
 
 export interface TapRecordBase {
-  /** which kind of record: "exchange"; later kinds (a CONNECT tunnel) add their own */
+  /** which kind of record: "exchange", or "tunnel" (an egress CONNECT to a configured upstream) */
   kind: string;
   /** ISO-8601 time the record was published (the exchange finished) */
   time: string;
@@ -30,7 +29,22 @@ export interface ExchangeRecord extends TapRecordBase {
   retries: number;
 }
 
-export type TapRecord = ExchangeRecord | (TapRecordBase & Record<string, unknown>);
+/** bytesIn went from the app to the upstream, bytesOut came back; the TLS inside is not seen. */
+export interface TunnelRecord extends TapRecordBase {
+  kind: 'tunnel';
+  method: 'CONNECT';
+  /** the host:port the app asked for */
+  target: string;
+  /** 200 once connected, else sidelight's answer (502, 503, 504, or 499 when the app left first) */
+  status: number;
+  /** "established", or why not: "connection_refused", "timeout", "circuit_open", … */
+  outcome: string;
+  /** "client", "upstream", "idle_timeout", "shutdown"; "" when it was never established */
+  closedBy: string;
+  connectMs: number;
+}
+
+export type TapRecord = ExchangeRecord | TunnelRecord | (TapRecordBase & Record<string, unknown>);
 
 export function exchangeRecord(ex: Exchange, logQuery: boolean): ExchangeRecord {
   return {
@@ -49,6 +63,27 @@ export function exchangeRecord(ex: Exchange, logQuery: boolean): ExchangeRecord 
     bytesIn: ex.bytesIn,
     bytesOut: ex.bytesOut,
     retries: ex.retries,
+  };
+}
+
+export function tunnelRecord(ex: Exchange, t: TunnelFacts): TunnelRecord {
+  return {
+    kind: 'tunnel',
+    time: new Date().toISOString(),
+    listener: ex.listener,
+    requestId: ex.requestId,
+    traceId: ex.traceId,
+    method: 'CONNECT',
+    target: t.target,
+    status: ex.status,
+    outcome: t.outcome,
+    closedBy: t.closedBy,
+    connectMs: Math.round(t.connectMs * 1000) / 1000,
+    durationMs: Math.round(ex.durationMs * 1000) / 1000,
+    upstream: ex.upstream,
+    error: ex.errorCode ?? '',
+    bytesIn: ex.bytesIn,
+    bytesOut: ex.bytesOut,
   };
 }
 

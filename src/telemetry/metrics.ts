@@ -72,6 +72,8 @@ export class Metrics implements EgressObserver, ConnectionObserver, OverflowSink
   private readonly tapDropped: ValueFamily;
   private readonly tapRejected: ValueFamily;
   private readonly families: Array<HistogramFamily | ValueFamily>;
+  /** the series cap of families whose labels the config bounds (upstreams × a fixed vocabulary) */
+  readonly boundedSeries: number;
   private readonly scrapeReadings: Array<() => void> = [];
   /** default process metrics, one registry per format: prom-client renames counters in place for OpenMetrics */
   private readonly defaults = new Map<Format, Registry<RegistryContentType>>();
@@ -97,6 +99,7 @@ export class Metrics implements EgressObserver, ConnectionObserver, OverflowSink
     // maxSeries is for families whose labels come from traffic; these are bounded by the config
     // (upstreams × a fixed vocabulary), and a bug is still stopped at the fixed cap.
     const bounded = Math.max(max, CONFIG_BOUNDED_SERIES);
+    this.boundedSeries = bounded;
     const gauge = (name: string, help: string, labels: readonly string[] = []) => new ValueFamily('gauge', name, help, labels, bounded, this);
     const counter = (name: string, help: string, labels: readonly string[]) => new ValueFamily('counter', name, help, labels, bounded, this);
     this.serverActiveGauge = gauge('http_server_active_requests', 'Inbound requests being served now.');
@@ -112,7 +115,7 @@ export class Metrics implements EgressObserver, ConnectionObserver, OverflowSink
       'Requests sent again on another connection because a reused keep-alive connection broke before any response byte ("app" is the ingress pool).',
       ['upstream'],
     );
-    this.egressRejections = counter('sidelight_egress_rejections_total', 'Egress requests answered by sidelight before an upstream was chosen (unknown upstream, overloaded).', ['listener', 'reason']);
+    this.egressRejections = counter('sidelight_egress_rejections_total', 'Egress requests answered by sidelight before an upstream was chosen (unknown_upstream, upstream_not_allowed, bad_request, overloaded).', ['listener', 'reason']);
     // Not capped by maxSeries: one series per family at most, and it must never fold into itself.
     this.overflow = new ValueFamily('counter', 'sidelight_metrics_overflow_total', 'Observations folded into a family\'s overflow series because it reached metrics.maxSeries.', ['metric'], 1000);
     this.spansDropped = counter(
@@ -221,6 +224,12 @@ export class Metrics implements EgressObserver, ConnectionObserver, OverflowSink
     this.breakerState.child([upstream]);
     this.breakerRejections.child([upstream]);
     this.clientActive.child([upstream]);
+  }
+
+  /** Families kept by another module (src/telemetry/tunnel-metrics.ts), rendered with these; `read` runs at each scrape. */
+  adopt(families: ReadonlyArray<HistogramFamily | ValueFamily>, read: () => void): void {
+    this.families.push(...families);
+    this.scrapeReadings.push(read);
   }
 
   /** pool stats are read when Prometheus scrapes, never per request */

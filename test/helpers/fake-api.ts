@@ -52,8 +52,8 @@ interface Certs {
   cert: string;
 }
 
-/** A CA and a localhost server certificate it signed. */
-export async function makeCerts(): Promise<Certs> {
+/** A CA and a server certificate it signed, for localhost, 127.0.0.1 and any extra `names` (api.twilio.com, …). */
+export async function makeCerts(names: readonly string[] = []): Promise<Certs> {
   const ca = await generate([{ name: 'commonName', value: 'sidelight test CA' }], {
     keyType: 'ec',
     algorithm: 'sha256',
@@ -68,7 +68,7 @@ export async function makeCerts(): Promise<Certs> {
     ca: { key: ca.private, cert: ca.cert },
     extensions: [
       { name: 'basicConstraints', cA: false },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }, ...names.map((value) => ({ type: 2 as const, value }))] },
     ],
   });
   return { caCert: ca.cert, key: server.private, cert: server.cert };

@@ -32,6 +32,12 @@ describe('bad config', () => {
   it('names a bad duration', () =>
     expectConfigError(['check', '--config', writeConfig({ drain: { timeout: '10 parsecs' } })], 'drain.timeout', 'invalid duration "10 parsecs"'));
 
+  it('names a bad egress.tunnels key', async () => {
+    await expectConfigError(['check', '--config', writeConfig({ egress: { tunnels: { idleTimeout: 'forever' } } })], 'egress.tunnels.idleTimeout', 'invalid duration "forever"');
+    await expectConfigError(['check', '--config', writeConfig({ egress: { tunnels: { idleTimeout: '0s' } } })], 'egress.tunnels.idleTimeout: must be longer than 0');
+    await expectConfigError(['check', '--config', writeConfig({ egress: { tunnels: { enable: false } } })], 'egress.tunnels.enable: unknown key');
+  });
+
   it('names a bare number where a duration is wanted', () =>
     expectConfigError(['check', '--config', writeConfig({ ingress: { timeout: 30 } })], 'ingress.timeout'));
 
@@ -80,6 +86,7 @@ describe('effective config', () => {
     expect(config.admin.token).toBe('[redacted]');
     expect(config.ingress).toMatchObject({ listen: '0.0.0.0:15080', app: 'http://127.0.0.1:8080', timeout: '5s' });
     expect(config.egress.listen).toBe('127.0.0.1:15081');
+    expect(config.egress.tunnels).toEqual({ enabled: true, idleTimeout: '5m' });
     expect(stdout).not.toContain('very-secret-token');
   });
 

@@ -128,13 +128,11 @@ describe('CONNECT', () => {
     expect(await accessLine('tunnel-1')).toMatchObject({ method: 'CONNECT', status: 405, error: 'method_not_allowed' });
   });
 
-  it('egress answers a JSON 405 of its own, pointing at plain-HTTP egress', async () => {
+  it('egress answers a CONNECT to a host no upstream names with a JSON 403 (tunnels: test/integration/egress-tunnels*.test.ts)', async () => {
     for (const url of [sl.egress, sl.url['egress:stripe']]) {
-      const res = await rawRequest(url, 'CONNECT api.stripe.com:443 HTTP/1.1\r\nHost: api.stripe.com:443\r\n\r\n');
-      expect(res.status).toBe(405);
-      const body = json(res.body);
-      expect(body).toMatchObject({ error: 'method_not_allowed' });
-      expect(String(body.message)).toMatch(/http:\/\//);
+      const res = await rawRequest(url, 'CONNECT evil.example.com:443 HTTP/1.1\r\nHost: evil.example.com:443\r\n\r\n');
+      expect(res.status).toBe(403);
+      expect(json(res.body)).toMatchObject({ error: 'upstream_not_allowed' });
     }
   });
 });

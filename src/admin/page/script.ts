@@ -193,14 +193,15 @@ export const SCRIPT = String.raw`
   }
 
   function addFailure(f) {
-    if (f.kind !== 'exchange') return;
+    if (f.kind !== 'exchange' && f.kind !== 'tunnel') return;
     failures.unshift(f);
     if (failures.length > 50) failures.pop();
     var body = $('failures');
     body.textContent = '';
     failures.forEach(function (x) {
       var tr = el('tr');
-      [x.time.slice(11, 23), x.listener, x.method, x.path, String(x.status), x.error || '', fmt(x.durationMs, ' ms'), x.upstream, String(x.retries), x.requestId].forEach(function (v, i) {
+      // a tunnel has its host:port where an exchange has its path, and no retries
+      [x.time.slice(11, 23), x.listener, x.method, x.path || x.target, String(x.status), x.error || '', fmt(x.durationMs, ' ms'), x.upstream, String(x.retries || 0), x.requestId].forEach(function (v, i) {
         tr.appendChild(el('td', i === 3 ? 'path' : '', v));
       });
       body.appendChild(tr);

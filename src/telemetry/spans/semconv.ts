@@ -22,6 +22,15 @@ export const ATTR = {
   errorCode: new AttributeKey('sidelight.error_code'),
   /** client spans: the configured upstream's name */
   upstream: new AttributeKey('upstream'),
+  /** CONNECT tunnels: the host:port the app asked for */
+  tunnelTarget: new AttributeKey('sidelight.tunnel.target'),
+  /** "established", or why not ("connection_refused", "timeout", "circuit_open", …) */
+  tunnelOutcome: new AttributeKey('sidelight.tunnel.outcome'),
+  /** who ended an established tunnel: "client", "upstream", "idle_timeout", "shutdown" */
+  tunnelClosedBy: new AttributeKey('sidelight.tunnel.closed_by'),
+  /** bytes from the app to the upstream, and back */
+  tunnelBytesSent: new AttributeKey('sidelight.tunnel.bytes_sent'),
+  tunnelBytesReceived: new AttributeKey('sidelight.tunnel.bytes_received'),
 } as const;
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);

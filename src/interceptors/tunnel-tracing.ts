@@ -1,0 +1,59 @@
+// One CLIENT span per egress CONNECT tunnel, named "CONNECT <upstream>", recorded when the tunnel
+// ends. Its parent follows the request path's rule (src/interceptors/client-tracing.ts): the
+// trace context the CONNECT carried, else the ingress span in flight with the same X-Request-ID,
+// else a new trace. The TLS inside is end to end, so there is no status code or URL to record:
+// where it went, the bytes each way, how the open went and who closed it.
+import type { Tunnel, TunnelObserver } from '../egress/tunnel.js';
+import { newSpanId, newTraceId } from '../telemetry/spans/ids.js';
+import { ATTR } from '../telemetry/spans/semconv.js';
+import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../telemetry/spans/span-record.js';
+import { SAMPLED } from '../telemetry/trace-context.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import { resolveParent } from './client-tracing.js';
+
+export function tunnelTracing(tracing: Tracing): TunnelObserver {
+  return {
+    // Ids at the start, so every line about the tunnel (access log, tap) can name its trace.
+    tunnelStarted({ ex }: Tunnel): void {
+      resolveParent(ex, tracing);
+      const parented = ex.parentSpanId !== '';
+      const traceId = parented ? ex.traceId : newTraceId();
+      const sampled = tracing.sample(traceId, parented ? ex.parentSampled : undefined);
+      ex.traceId = traceId;
+      ex.spanId = newSpanId();
+      ex.traceSampled = sampled;
+      ex.traceFlags = (sampled ? SAMPLED : 0) | (parented ? ex.traceFlags & ~SAMPLED : 0);
+    },
+
+    tunnelEnded(t: Tunnel): void {
+      const ex = t.ex;
+      if (!ex.traceSampled) return;
+      const name = t.upstream.name;
+      const attrs: Array<AttributeKey | AttributeValue> = [
+        ATTR.method,
+        'CONNECT',
+        ATTR.serverAddress,
+        t.upstream.address.host,
+        ATTR.serverPort,
+        t.upstream.address.port,
+        ATTR.upstream,
+        name,
+        ATTR.tunnelTarget,
+        t.target,
+        ATTR.tunnelOutcome,
+        t.outcome,
+        ATTR.tunnelBytesSent,
+        t.bytesSent,
+        ATTR.tunnelBytesReceived,
+        t.bytesReceived,
+      ];
+      if (t.closedBy) attrs.push(ATTR.tunnelClosedBy, t.closedBy);
+      if (ex.requestId) attrs.push(ATTR.requestId, ex.requestId);
+      const failed = t.outcome !== 'established';
+      if (failed) attrs.push(ATTR.errorType, t.outcome);
+      tracing.record(
+        new SpanRecord(ex.traceId, ex.spanId, ex.parentSpanId, ex.traceState, ex.traceFlags, ex.parentRemote, SpanKind.Client, `CONNECT ${name}`, epochMs(ex.startedAt), epochMs(t.endedAt), failed, attrs),
+      );
+    },
+  };
+}

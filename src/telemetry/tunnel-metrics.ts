@@ -1,0 +1,130 @@
+// Egress CONNECT tunnels per upstream, fed by the tunnel observer hooks (src/egress/tunnel.ts):
+// opens by outcome, tunnels open now, bytes each way, connect time, lifetime and who closed
+// them. Bytes are read from the live tunnels' sockets at scrape time, so a long tunnel shows its
+// traffic as it flows and the data path pays nothing per chunk. Labels are fixed small sets.
+import type { Tunnel, TunnelObserver } from '../egress/tunnel.js';
+import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from './metric-family.js';
+import { DURATION_BUCKETS, type Metrics } from './metrics.js';
+/** tunnel lifetimes, seconds: from one short call to a keep-alive connection held for an hour */
+const LIFETIME_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600];
+
+class UpstreamTunnels {
+  readonly active: ValueSeries;
+  readonly sent: ValueSeries;
+  readonly received: ValueSeries;
+  readonly connect: HistogramSeries;
+  readonly lifetime: HistogramSeries;
+  /** established and not yet ended: their bytes are read at scrape time */
+  readonly live = new Set<Tunnel>();
+  /** bytes of the tunnels that have ended */
+  sentBefore = 0;
+  receivedBefore = 0;
+
+  constructor(m: TunnelMetrics, upstream: string) {
+    this.active = m.active.child([upstream]);
+    this.sent = m.bytes.child([upstream, 'sent']);
+    this.received = m.bytes.child([upstream, 'received']);
+    this.connect = m.connectDuration.child([upstream]);
+    this.lifetime = m.duration.child([upstream]);
+  }
+
+  read(): void {
+    let sent = this.sentBefore;
+    let received = this.receivedBefore;
+    for (const t of this.live) {
+      sent += t.bytesSent;
+      received += t.bytesReceived;
+    }
+    this.sent.value = sent;
+    this.received.value = received;
+  }
+}
+
+export class TunnelMetrics implements TunnelObserver {
+  readonly opened: ValueFamily;
+  readonly active: ValueFamily;
+  readonly bytes: ValueFamily;
+  readonly connectDuration: HistogramFamily;
+  readonly duration: HistogramFamily;
+  readonly closed: ValueFamily;
+  readonly families: ReadonlyArray<ValueFamily | HistogramFamily>;
+  private readonly upstreams = new Map<string, UpstreamTunnels>();
+
+  /** Adds the tunnel families to `metrics`: rendered on /metrics with the others. */
+  constructor(metrics: Metrics) {
+    const maxSeries = metrics.boundedSeries;
+    const sink = metrics;
+    this.opened = new ValueFamily(
+      'counter',
+      'sidelight_egress_tunnels_total',
+      'CONNECT tunnels to an upstream, by how the open went: established, or why not (connection_refused, timeout, circuit_open, overloaded, …).',
+      ['upstream', 'outcome'],
+      maxSeries,
+      sink,
+    );
+    this.active = new ValueFamily('gauge', 'sidelight_egress_tunnels_active', 'CONNECT tunnels open now, per upstream.', ['upstream'], maxSeries, sink);
+    this.bytes = new ValueFamily(
+      'counter',
+      'sidelight_egress_tunnel_bytes_total',
+      'Bytes through CONNECT tunnels: sent (app to upstream) and received (upstream to app), open tunnels included.',
+      ['upstream', 'direction'],
+      maxSeries,
+      sink,
+    );
+    this.connectDuration = new HistogramFamily(
+      'sidelight_egress_tunnel_connect_duration_seconds',
+      "Time to connect a tunnel to the upstream's address, seconds; failed connects included.",
+      ['upstream'],
+      DURATION_BUCKETS,
+      maxSeries,
+      sink,
+    );
+    this.duration = new HistogramFamily('sidelight_egress_tunnel_duration_seconds', 'Lifetime of established CONNECT tunnels, seconds.', ['upstream'], LIFETIME_BUCKETS, maxSeries, sink);
+    this.closed = new ValueFamily(
+      'counter',
+      'sidelight_egress_tunnels_closed_total',
+      'Established CONNECT tunnels that ended, by what ended them: client, upstream, idle_timeout (egress.tunnels.idleTimeout) or shutdown (drain.timeout).',
+      ['upstream', 'reason'],
+      maxSeries,
+      sink,
+    );
+    this.families = [this.opened, this.active, this.bytes, this.connectDuration, this.duration, this.closed];
+    metrics.adopt(this.families, () => this.read());
+  }
+
+  /** every upstream's series at 0 from the start, so rate() has a baseline */
+  declare(upstream: string): void {
+    this.of(upstream);
+    this.opened.child([upstream, 'established']);
+    for (const reason of ['client', 'upstream', 'idle_timeout', 'shutdown']) this.closed.child([upstream, reason]);
+  }
+
+  tunnelOpened(t: Tunnel): void {
+    const u = this.of(t.upstream.name);
+    this.opened.child([t.upstream.name, t.outcome]).value++;
+    if (t.connectMs > 0) u.connect.observe(t.connectMs / 1000);
+    if (t.outcome !== 'established') return;
+    u.active.value++;
+    u.live.add(t);
+  }
+
+  tunnelEnded(t: Tunnel): void {
+    const u = this.of(t.upstream.name);
+    if (!u.live.delete(t)) return;
+    u.active.value--;
+    u.sentBefore += t.bytesSent;
+    u.receivedBefore += t.bytesReceived;
+    u.lifetime.observe((t.endedAt - t.ex.startedAt) / 1000);
+    this.closed.child([t.upstream.name, t.closedBy || 'client']).value++;
+  }
+
+  private read(): void {
+    for (const u of this.upstreams.values()) u.read();
+  }
+
+  private of(upstream: string): UpstreamTunnels {
+    let u = this.upstreams.get(upstream);
+    if (u === undefined) this.upstreams.set(upstream, (u = new UpstreamTunnels(this, upstream)));
+    return u;
+  }
+}
