@@ -48,7 +48,9 @@ async function settle(sl: RunningSidelight, stream: TapStream, sent: string[]): 
   const carrier = sent.indexOf(String(stream.lines[at + 1].requestId));
   const before = new Set(sent.slice(0, carrier + 1));
   const received = stream.lines.filter((l) => l.kind === 'exchange' && before.has(String(l.requestId))).length;
-  expect(received + notice.rate + notice.slow).toBe(carrier + 1);
+  // Exchanges finish out of order within a burst (8 in flight), so the ones finished before the
+  // carrier are its predecessors in `sent` give or take the 7 others in flight with it.
+  expect(Math.abs(received + notice.rate + notice.slow - (carrier + 1))).toBeLessThan(8);
   return { rate: notice.rate, slow: notice.slow, received };
 }
 
