@@ -13,6 +13,7 @@ import { ATTR, spanMethod, unbracket } from '../telemetry/spans/semconv.js';
 import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../telemetry/spans/span-record.js';
 import { b3EncodingOf, B3Encoding, extractParent, replaceTraceHeaders, SAMPLED, type OutgoingContext } from '../telemetry/trace-context.js';
 import type { Tracing } from '../telemetry/tracing.js';
+import { adoptRemoteParent } from './tracing.js';
 import { TryOutcomeHandler } from './try-outcome.js';
 
 /** The parent of an egress exchange's tries (or of its tunnel), worked out once and kept on the exchange. */
@@ -20,11 +21,7 @@ export function resolveParent(ex: Exchange, tracing: Tracing): void {
   ex.parentResolved = true;
   const sent = extractParent(ex.req.headers);
   if (sent) {
-    ex.traceId = sent.traceId;
-    ex.parentSpanId = sent.spanId;
-    ex.parentRemote = true;
-    ex.parentSampled = sent.sampled;
-    ex.traceState = sent.traceState;
+    adoptRemoteParent(ex, sent);
     ex.traceFlags = sent.flags & ~SAMPLED;
     return;
   }

@@ -8,7 +8,7 @@ import type { Layer } from '../proxy/layer.js';
 import { ATTR, pushServerAddress, spanMethod } from '../telemetry/spans/semconv.js';
 import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../telemetry/spans/span-record.js';
 import { newSpanId, newTraceId } from '../telemetry/spans/ids.js';
-import { b3EncodingOf, extractParent, pushTraceHeaders, SAMPLED, TRACE_HEADERS, traceparent } from '../telemetry/trace-context.js';
+import { b3EncodingOf, extractParent, pushTraceHeaders, SAMPLED, TRACE_HEADERS, traceparent, type ParentContext } from '../telemetry/trace-context.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
 export function tracingLayer(tracing: Tracing): Layer {
@@ -19,15 +19,8 @@ export function tracingLayer(tracing: Tracing): Layer {
     onRequest(ex) {
       const headers = ex.req.headers;
       const parent = extractParent(headers);
-      if (parent) {
-        ex.traceId = parent.traceId;
-        ex.parentSpanId = parent.spanId;
-        ex.parentRemote = true;
-        ex.parentSampled = parent.sampled;
-        ex.traceState = parent.traceState;
-      } else {
-        ex.traceId = newTraceId();
-      }
+      if (parent) adoptRemoteParent(ex, parent);
+      else ex.traceId = newTraceId();
       ex.spanId = newSpanId();
       ex.traceSampled = sample(ex.traceId, ex.parentSampled);
       ex.traceFlags = (ex.traceSampled ? SAMPLED : 0) | (parent ? parent.flags & ~SAMPLED : 0);
@@ -46,6 +39,15 @@ export function tracingLayer(tracing: Tracing): Layer {
       if (ex.traceSampled) tracing.record(serverSpan(ex));
     },
   };
+}
+
+/** The caller's trace context, from its headers, as the parent of this exchange's span(s). */
+export function adoptRemoteParent(ex: Exchange, parent: ParentContext): void {
+  ex.traceId = parent.traceId;
+  ex.parentSpanId = parent.spanId;
+  ex.parentRemote = true;
+  ex.parentSampled = parent.sampled;
+  ex.traceState = parent.traceState;
 }
 
 function serverSpan(ex: Exchange): SpanRecord {

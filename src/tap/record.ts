@@ -46,13 +46,14 @@ export interface TunnelRecord extends TapRecordBase {
 
 export type TapRecord = ExchangeRecord | TunnelRecord | (TapRecordBase & Record<string, unknown>);
 
+/** The fields every record of a finished exchange starts with, in the order they are printed. */
+function common<K extends 'exchange' | 'tunnel'>(kind: K, ex: Exchange) {
+  return { kind, time: new Date().toISOString(), listener: ex.listener, requestId: ex.requestId, traceId: ex.traceId };
+}
+
 export function exchangeRecord(ex: Exchange, logQuery: boolean): ExchangeRecord {
   return {
-    kind: 'exchange',
-    time: new Date().toISOString(),
-    listener: ex.listener,
-    requestId: ex.requestId,
-    traceId: ex.traceId,
+    ...common('exchange', ex),
     method: ex.method,
     path: logQuery ? ex.path + ex.query : ex.path,
     route: ex.route,
@@ -68,11 +69,7 @@ export function exchangeRecord(ex: Exchange, logQuery: boolean): ExchangeRecord 
 
 export function tunnelRecord(ex: Exchange, t: TunnelFacts): TunnelRecord {
   return {
-    kind: 'tunnel',
-    time: new Date().toISOString(),
-    listener: ex.listener,
-    requestId: ex.requestId,
-    traceId: ex.traceId,
+    ...common('tunnel', ex),
     method: 'CONNECT',
     target: t.target,
     status: ex.status,
