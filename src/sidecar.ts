@@ -61,7 +61,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const readiness = new Readiness({ app: config.ingress.app, ...config.readiness }, drain);
   const healthSections: HealthSection[] = [];
   const flushers: Array<() => Promise<void> | void> = [];
-  const accessLog = config.logging.accessLog ? [accessLogLayer(logger, config.logging)] : [];
+  const accessLog = config.logging.accessLog ? [accessLogLayer(log, config.logging)] : [];
   // The live view: one summary per finished exchange to GET /tap clients, nothing without them.
   const tap = new TapHub(config.admin.tap);
   const tapLayers = config.admin.tap.maxClients > 0 ? [tapLayer(tap, config.logging)] : [];
@@ -78,7 +78,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const ingressInflight = new Inflight();
   const ingressLayers: Layer[] = [
     requestIdLayer,
-    ...(tracing ? [tracingLayer(tracing)] : []),
+    ...(tracing ? [tracingLayer(tracing, { indexForEgress: config.egress.upstreams.length > 0 })] : []),
     routeLayer(config.ingress.routes),
     ...(metrics ? [serverMetricsLayer(metrics)] : []),
     ...accessLog,

@@ -11,8 +11,14 @@ import { newSpanId, newTraceId } from '../telemetry/spans/ids.js';
 import { b3EncodingOf, extractParent, pushTraceHeaders, SAMPLED, TRACE_HEADERS, traceparent, type ParentContext } from '../telemetry/trace-context.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
-export function tracingLayer(tracing: Tracing): Layer {
-  const { sample, inflight } = tracing;
+/**
+ * `indexForEgress`: keep each exchange's trace context findable by its request id while it is in
+ * flight, for egress calls that carry only X-Request-ID. Without configured upstreams there are
+ * no egress spans to parent, and the index is not kept.
+ */
+export function tracingLayer(tracing: Tracing, { indexForEgress }: { indexForEgress: boolean }): Layer {
+  const { sample } = tracing;
+  const inflight = indexForEgress ? tracing.inflight : undefined;
   return {
     name: 'tracing',
     ownsRequestHeaders: TRACE_HEADERS,
@@ -25,17 +31,19 @@ export function tracingLayer(tracing: Tracing): Layer {
       ex.traceSampled = sample(ex.traceId, ex.parentSampled);
       ex.traceFlags = (ex.traceSampled ? SAMPLED : 0) | (parent ? parent.flags & ~SAMPLED : 0);
       pushTraceHeaders(ex.forwardHeaders, ex, b3EncodingOf(headers));
-      // A small record of its own, not the Exchange: a finished exchange must not stay reachable
-      // from this long-lived map (see InflightSpans.remove).
-      ex.inflightTrace = { traceId: ex.traceId, spanId: ex.spanId, traceFlags: ex.traceFlags, traceState: ex.traceState };
-      inflight.add(ex.requestId, ex.inflightTrace);
+      if (inflight) {
+        // A small record of its own, not the Exchange: a finished exchange must not stay reachable
+        // from this long-lived map (see InflightSpans.remove).
+        ex.inflightTrace = { traceId: ex.traceId, spanId: ex.spanId, traceFlags: ex.traceFlags, traceState: ex.traceState };
+        inflight.add(ex.requestId, ex.inflightTrace);
+      }
       return undefined;
     },
     onResponse(ex, headers) {
       headers.traceresponse = traceparent(ex.traceId, ex.spanId, ex.traceFlags);
     },
     onDone(ex) {
-      if (ex.inflightTrace) inflight.remove(ex.requestId, ex.inflightTrace);
+      if (ex.inflightTrace) inflight!.remove(ex.requestId, ex.inflightTrace);
       if (ex.traceSampled) tracing.record(serverSpan(ex));
     },
   };

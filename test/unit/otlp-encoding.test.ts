@@ -71,4 +71,25 @@ describe('OtlpTraceEncoder', () => {
     expect(decoded[599].attributes).toEqual({ 'url.path': `/päth/599/${'€'.repeat(599 % 50)}`, 'http.response.status_code': 699 });
     expect(decoded[599].spanId).toBe((600).toString(16).padStart(16, '0'));
   });
+
+  it("writes the next batch into a delivered batch's buffer, and only then", () => {
+    const own = new OtlpTraceEncoder({ 'service.name': 'checkout' }, 'sidelight', '1.2.3');
+    const fill = (name: string) => {
+      const batch = own.batch();
+      for (let i = 0; i < 50; i++) own.append(batch, record({ name: `${name} ${i}` }));
+      return batch;
+    };
+    const first = fill('first');
+    const firstPayload = own.finish(first);
+    const second = fill('second'); // the first is still on its way: a buffer of its own
+    expect(second.writer.buf.buffer).not.toBe(firstPayload.buffer);
+    expect(decodeTraces(firstPayload).map((s) => s.name)).toContain('first 49');
+    own.recycle(first);
+    const third = fill('third');
+    expect(third.writer.buf.buffer).toBe(firstPayload.buffer);
+    const names = decodeTraces(own.finish(third)).map((s) => s.name);
+    expect(names).toHaveLength(50);
+    expect(names[49]).toBe('third 49');
+    expect(decodeTraces(own.finish(second)).map((s) => s.name)[0]).toBe('second 0');
+  });
 });

@@ -31,6 +31,8 @@ export interface SpanTransport<Batch extends SpanBatch = SpanBatch, Payload = un
   append(batch: Batch, span: SpanRecord): void;
   encode(batch: Batch): Payload | Promise<Payload>;
   send(payload: Payload): Promise<SendResult>;
+  /** the batch was delivered: what it holds may be reused for a later one */
+  delivered?(batch: Batch): void;
   close(): Promise<void>;
 }
 
@@ -154,6 +156,7 @@ export class ExportQueue {
         result = { ok: false, retryable: false, error: (err as Error).message };
       }
       if (result.ok) {
+        this.transport.delivered?.(batch);
         this.hooks.exported?.(batch.count);
         return;
       }

@@ -1,18 +1,20 @@
-// Trace and span ids: random bytes from the CSPRNG, drawn from a pooled buffer so an id costs a
-// hex conversion, not a system call. OpenTelemetry's own generator uses Math.random; a
+// Trace and span ids: random bytes from the CSPRNG, drawn from a pooled buffer turned into hex
+// once per refill, so an id costs a substring, not a system call or a native conversion. OpenTelemetry's own generator uses Math.random; a
 // cryptographic source also satisfies W3C Level 2's "random trace id" without a second thought.
 import { randomFillSync } from 'node:crypto';
 
 const POOL = Buffer.allocUnsafe(4096);
-let offset = POOL.length;
+let hex = '';
+let offset = 0;
 
 function take(bytes: number): string {
-  if (offset + bytes > POOL.length) {
-    randomFillSync(POOL);
+  const digits = bytes * 2;
+  if (offset + digits > hex.length) {
+    hex = randomFillSync(POOL).toString('hex');
     offset = 0;
   }
-  const id = POOL.toString('hex', offset, offset + bytes);
-  offset += bytes;
+  const id = hex.slice(offset, offset + digits);
+  offset += digits;
   return id;
 }
 

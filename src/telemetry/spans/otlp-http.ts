@@ -74,6 +74,10 @@ export class OtlpHttpTransport implements SpanTransport<OtlpSpanBatch, Buffer> {
     }
   }
 
+  delivered(batch: OtlpSpanBatch): void {
+    this.encoder.recycle(batch);
+  }
+
   close(): Promise<void> {
     return this.pool.close();
   }

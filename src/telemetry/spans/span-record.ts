@@ -14,10 +14,13 @@ export const enum SpanKind {
  */
 export class AttributeKey {
   readonly encoded: Buffer;
+  /** encoded.length, as a plain field: a Buffer's length is a prototype getter */
+  readonly size: number;
   constructor(readonly name: string) {
     const bytes = Buffer.from(name, 'utf8');
     if (bytes.length > 127) throw new Error(`attribute key too long: ${name}`);
     this.encoded = Buffer.concat([Buffer.from([0x0a, bytes.length]), bytes]);
+    this.size = this.encoded.length;
   }
 }
 
