@@ -7,13 +7,13 @@
 // the rounds: on a shared machine, noise from other processes hits rows unevenly otherwise.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { contenders, nginxConf } from './contenders.mjs';
+import { contenders } from './contenders.mjs';
+import { startSink, startUpstream } from './fixtures.mjs';
 import { cpuSeconds, freePort, has, rssMB, startProcess, waitFor200 } from './lib.mjs';
 import { measureStartup } from './startup.mjs';
 
@@ -43,35 +43,6 @@ const only = opts.only?.split(',').map((s) => s.trim());
 const WRK = '/usr/bin/wrk';
 const tmp = mkdtempSync(join(tmpdir(), 'sidelight-bench-'));
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
-
-async function startUpstream() {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  if (has('/usr/sbin/nginx')) {
-    const conf = join(tmp, 'nginx-upstream.conf');
-    writeFileSync(conf, nginxConf(tmp, 'upstream', port, `location / { default_type text/plain; return 200 "hello from the bench upstream\\n"; }`));
-    const proc = startProcess({ cmd: '/usr/sbin/nginx', args: ['-c', conf, '-p', tmp] });
-    await waitFor200(url, proc);
-    return { url, kind: 'nginx', stop: () => proc.stop() };
-  }
-  const body = 'hello from the bench upstream\n';
-  const server = createServer((req, res) => {
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-    res.end(body);
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise((r) => server.listen(port, '127.0.0.1', r));
-  return { url, kind: 'node:http', stop: () => new Promise((r) => server.close(r)) };
-}
-
-async function startSink() {
-  const port = await freePort();
-  const proc = startProcess({ cmd: process.execPath, args: [fileURLToPath(new URL('./peers/otlp-sink.mjs', import.meta.url))], env: { PORT: String(port) } });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor200(`${url}/v1/traces`, proc);
-  return { url, stop: () => proc.stop() };
-}
 
 /** Closed-loop load: wrk when installed, else autocannon. */
 async function load(url, seconds) {
@@ -155,7 +126,7 @@ function checks(byName, start) {
 
 const selected = contenders.filter((c) => (!only || only.includes(c.name)) && (!c.available || c.available()));
 mkdirSync(resultsDir, { recursive: true });
-const upstream = await startUpstream();
+const upstream = await startUpstream(tmp);
 const sink = await startSink();
 const rounds = new Map(selected.map((c) => [c.name, []]));
 const starts = new Map([['node', []], ['sidelight', []]]);
