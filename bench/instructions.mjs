@@ -2,10 +2,10 @@
 // through start-up and a warm-up (the JIT settles), then counting every instruction of every
 // thread (GC helpers and the compiler included) over a fixed number of requests.
 //   node bench/instructions.mjs [--only a,b] [--warmup 30000] [--count 10000] [--jobs 2]
-// CPU time on a shared VM moves ±20 % between identical rounds; an instruction count moves a
-// few per cent, and not at all with the neighbours' load, so small A/B differences and the
-// ratios against the floor read cleanly here. It ignores what instructions cost (cache misses,
-// syscalls' kernel time), which the CPU-time bench (run.mjs) keeps measuring.
+// CPU time on a shared VM moves ±20 % between identical rounds. An instruction count does not
+// depend on the neighbours' load; what still moves it is the JIT's state (repeated runs of the
+// floor read 157–169k per request), so read differences of more than ~5 %. It ignores what
+// instructions cost (cache misses, the kernel's time in syscalls), which run.mjs keeps measuring.
 // Needs valgrind (apt-get install valgrind); a contender runs ~50× slower under it, so a row
 // takes a few minutes.
 import { execFileSync } from 'node:child_process';
@@ -61,33 +61,20 @@ async function measure(c, ctxBase) {
       const before = new Set(readdirSync(tmp));
       execFileSync('callgrind_control', ['--zero', String(proc.pid)], { stdio: 'ignore' });
       execFileSync('callgrind_control', ['--instr=on', String(proc.pid)], { stdio: 'ignore' });
-      const t0 = performance.now();
       const result = await during();
-      const seconds = (performance.now() - t0) / 1000;
       execFileSync('callgrind_control', ['--dump', String(proc.pid)], { stdio: 'ignore' });
       execFileSync('callgrind_control', ['--instr=off', String(proc.pid)], { stdio: 'ignore' });
       let instructions = 0;
       for (const f of readdirSync(tmp).filter((n) => n.startsWith(`${c.name}.callgrind.`) && !before.has(n))) {
         instructions += Number(/\ntotals: (\d+)/.exec(readFileSync(join(tmp, f), 'utf8'))?.[1] ?? NaN);
       }
-      return { result, seconds, instructions };
+      return { result, instructions };
     };
-    const busy = await counted(() => load(count));
-    // Timers (flushes, probes, the lag monitor) tick by the clock, and under valgrind a request
-    // takes ~50× as long: their share per request would be ~50× too large. What the same process
-    // runs idle, per second, is taken off for the time the load took.
-    const idleSeconds = Math.min(busy.seconds, 20);
-    const idle = await counted(() => new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000)));
-    const background = (idle.instructions / idle.seconds) * busy.seconds;
-    const run = busy.result;
-    return {
-      name: c.name,
-      note: c.note ?? '',
-      perRequest: (busy.instructions - background) / run.requests.total,
-      raw: busy.instructions / run.requests.total,
-      requests: run.requests.total,
-      errors: run.non2xx + run.errors,
-    };
+    // Timers (log flushes, probes, the lag monitor) tick by the clock, and under valgrind the load
+    // takes ~50× as long, so their share is overstated (by ~1–7k per request, measured). Taking a
+    // later idle window off instead took off the memory reducer's full GCs after the load too.
+    const { result: run, instructions } = await counted(() => load(count));
+    return { name: c.name, note: c.note ?? '', perRequest: instructions / run.requests.total, requests: run.requests.total, errors: run.non2xx + run.errors };
   } finally {
     proc.child.kill('SIGKILL');
     await proc.exited;
@@ -133,12 +120,12 @@ const valgrindVersion = execFileSync(VALGRIND, ['--version'], { encoding: 'utf8'
 const report = `# sidelight instructions per request, ${new Date().toISOString()}
 
 Machine: ${cpus().length} cores, ${cpuModel}; Node ${process.version}; ${valgrindVersion} (callgrind); upstream: ${upstream.kind}.
-Each contender: ${warmup} requests uncounted, then ${count} counted (autocannon, 10 connections); every thread's instructions,\nless what the same process runs idle in as many seconds (timers tick by the clock, and under valgrind the load takes ~50× as long).
+Each contender: ${warmup} requests uncounted, then ${count} counted (autocannon, 10 connections); every thread's instructions.
 Command: \`node bench/instructions.mjs ${process.argv.slice(2).join(' ')}\`
 
-| contender | instructions/req (k) | × floor | before the idle share (k) | errors |
-| --- | ---: | ---: | ---: | ---: |
-${rows.map((r) => `| ${r.name}${r.note ? ` (${r.note})` : ''} | ${k(r.perRequest)} | ${ratio(r, floor)} | ${k(r.raw)} | ${r.errors} |`).join('\n')}
+| contender | instructions/req (k) | × floor | errors |
+| --- | ---: | ---: | ---: |
+${rows.map((r) => `| ${r.name}${r.note ? ` (${r.note})` : ''} | ${k(r.perRequest)} | ${ratio(r, floor)} | ${r.errors} |`).join('\n')}
 
 Targets (the CPU-time targets of bench/run.mjs, read as instruction counts):
 ${[
