@@ -8,13 +8,8 @@
 # size difference (~40 MB) is paid once per node, not per pod. Pin a digest in your own build.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# deps: production dependencies only, no install scripts (none of them need one).
-FROM ${NODE_IMAGE} AS deps
-WORKDIR /opt/sidelight
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-
-# build: esbuild bundles the sources into dist/ (scripts/build.mjs); nothing else from here reaches the image.
+# build: esbuild bundles the sources and every dependency into dist/ (scripts/build.mjs); only dist/
+# reaches the image: no node_modules, nothing the bundle would not run.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /opt/sidelight
 COPY package.json package-lock.json ./
@@ -23,13 +18,11 @@ COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN node scripts/build.mjs
 
-# runtime: node + production node_modules + dist + package.json (sidelight reads its version there).
+# runtime: node + dist (the version is compiled in).
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /opt/sidelight
-COPY --from=deps /opt/sidelight/node_modules ./node_modules
 COPY --from=build /opt/sidelight/dist ./dist
-COPY package.json ./
 RUN ln -s /opt/sidelight/dist/cli.js /usr/local/bin/sidelight
 # Numeric, so runAsNonRoot can verify it without an /etc/passwd entry. sidelight writes nothing
 # to disk (logs go to stdout), so the root filesystem can be read-only; /tmp is the only scratch.

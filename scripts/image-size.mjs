@@ -1,16 +1,15 @@
 #!/usr/bin/env node
-// What the Dockerfile's runtime stage adds on top of the node base image: production
-// node_modules (npm ci --omit=dev) + dist + package.json. Reproduces that stage in a temp dir
-// (or --dir DIR, kept for the caller) and measures apparent bytes, like a layer tarball.
+// What the Dockerfile's runtime stage adds on top of the node base image: dist/ (one esbuild bundle
+// with every dependency in it; no node_modules). Reproduces that stage in a temp dir (or --dir DIR,
+// kept for the caller) and measures apparent bytes, like a layer tarball.
 // Usage: node scripts/image-size.mjs [--dir DIR] [--json]
-import { execFileSync } from 'node:child_process';
 import { cpSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const BUDGET_MB = 60;
+export const BUDGET_MB = 10;
 
 function bytes(path) {
   const st = lstatSync(path);
@@ -20,39 +19,24 @@ function bytes(path) {
   return total;
 }
 
-/** node_modules/<pkg> and node_modules/@scope/<pkg>, nested copies counted with their parent */
-function packages(nodeModules) {
-  const out = [];
-  for (const name of readdirSync(nodeModules)) {
-    if (name.startsWith('.')) continue;
-    if (name.startsWith('@')) {
-      for (const sub of readdirSync(join(nodeModules, name))) out.push({ name: `${name}/${sub}`, bytes: bytes(join(nodeModules, name, sub)) });
-    } else out.push({ name, bytes: bytes(join(nodeModules, name)) });
-  }
-  return out.sort((a, b) => b.bytes - a.bytes);
-}
-
-/** the runtime stage's files: package.json + lock, production deps, dist */
+/** the runtime stage's files: dist only */
 export function reproduceRuntimeStage(dir) {
-  cpSync(join(root, 'package.json'), join(dir, 'package.json'));
-  cpSync(join(root, 'package-lock.json'), join(dir, 'package-lock.json'));
-  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
   cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
 }
 
 export function measure(dir) {
-  const nodeModules = bytes(join(dir, 'node_modules'));
-  const dist = bytes(join(dir, 'dist'));
-  const total = nodeModules + dist + bytes(join(dir, 'package.json'));
+  const dist = join(dir, 'dist');
+  const total = bytes(dist);
   const mb = (n) => Math.round(n / 1e5) / 10;
+  const files = [...readdirSync(dist).map((f) => join('dist', f)), ...readdirSync(join(dist, 'chunks')).map((f) => join('dist', 'chunks', f))]
+    .filter((f) => !lstatSync(join(dir, f)).isDirectory())
+    .map((f) => ({ name: f, bytes: bytes(join(dir, f)) }))
+    .sort((a, b) => b.bytes - a.bytes);
   return {
     totalMB: mb(total),
-    nodeModulesMB: mb(nodeModules),
-    distMB: mb(dist),
     budgetMB: BUDGET_MB,
     withinBudget: total <= BUDGET_MB * 1e6,
-    packageCount: packages(join(dir, 'node_modules')).length,
-    biggest: packages(join(dir, 'node_modules')).slice(0, 12).map((p) => ({ name: p.name, MB: mb(p.bytes) })),
+    biggest: files.slice(0, 6).map((f) => ({ name: f.name, KB: Math.round(f.bytes / 1000) })),
   };
 }
 
@@ -65,8 +49,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const result = measure(dir);
     if (process.argv.includes('--json')) console.log(JSON.stringify(result));
     else {
-      console.log(`runtime stage adds ${result.totalMB} MB (node_modules ${result.nodeModulesMB} MB, dist ${result.distMB} MB); budget ${BUDGET_MB} MB: ${result.withinBudget ? 'within' : 'OVER'}`);
-      for (const p of result.biggest) console.log(`  ${String(p.MB).padStart(6)} MB  ${p.name}`);
+      console.log(`runtime stage adds ${result.totalMB} MB (dist only); budget ${BUDGET_MB} MB: ${result.withinBudget ? 'within' : 'OVER'}`);
+      for (const f of result.biggest) console.log(`  ${String(f.KB).padStart(6)} KB  ${f.name}`);
     }
   } finally {
     if (!keep) rmSync(dir, { recursive: true, force: true });
