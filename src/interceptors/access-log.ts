@@ -6,8 +6,8 @@
 // was the largest cost sidelight adds to a proxied request. Values that can hold arbitrary
 // text (path, route, user agent, tunnel target) go through JSON.stringify; the others are tokens
 // that cannot need escaping: methods Node's parser accepted, listener and upstream names the
-// config validated, sidelight's error codes, IP addresses, request ids of [A-Za-z0-9._:-]. Lines are encoded
-// into a buffer as they finish and reach the destination a batch at a time.
+// config validated, sidelight's error codes, IP addresses, request ids of [A-Za-z0-9._:-].
+// Lines are encoded into a buffer as they finish and reach the destination a batch at a time.
 import type { Exchange, TunnelFacts } from '../proxy/exchange.js';
 import type { Layer } from '../proxy/layer.js';
 import type { LogSink } from '../telemetry/logger.js';

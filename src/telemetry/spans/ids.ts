@@ -1,6 +1,7 @@
 // Trace and span ids: random bytes from the CSPRNG, drawn from a pooled buffer turned into hex
-// once per refill, so an id costs a substring, not a system call or a native conversion. OpenTelemetry's own generator uses Math.random; a
-// cryptographic source also satisfies W3C Level 2's "random trace id" without a second thought.
+// once per refill, so an id costs a substring, not a system call or a native conversion.
+// OpenTelemetry's own generator uses Math.random; a cryptographic source also satisfies W3C
+// Level 2's "random trace id" without a second thought.
 import { randomFillSync } from 'node:crypto';
 
 const POOL = Buffer.allocUnsafe(4096);
