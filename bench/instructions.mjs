@@ -57,23 +57,16 @@ async function measure(c, ctxBase) {
     await waitFor200(url, proc, 300_000);
     const load = (amount) => autocannon({ url, connections: 10, amount, timeout: 120 });
     await load(warmup);
-    const counted = async (during) => {
-      const before = new Set(readdirSync(tmp));
-      execFileSync('callgrind_control', ['--zero', String(proc.pid)], { stdio: 'ignore' });
-      execFileSync('callgrind_control', ['--instr=on', String(proc.pid)], { stdio: 'ignore' });
-      const result = await during();
-      execFileSync('callgrind_control', ['--dump', String(proc.pid)], { stdio: 'ignore' });
-      execFileSync('callgrind_control', ['--instr=off', String(proc.pid)], { stdio: 'ignore' });
-      let instructions = 0;
-      for (const f of readdirSync(tmp).filter((n) => n.startsWith(`${c.name}.callgrind.`) && !before.has(n))) {
-        instructions += Number(/\ntotals: (\d+)/.exec(readFileSync(join(tmp, f), 'utf8'))?.[1] ?? NaN);
-      }
-      return { result, instructions };
-    };
     // Timers (log flushes, probes, the lag monitor) tick by the clock, and under valgrind the load
     // takes ~50× as long, so their share is overstated (by ~1–7k per request, measured). Taking a
     // later idle window off instead took off the memory reducer's full GCs after the load too.
-    const { result: run, instructions } = await counted(() => load(count));
+    execFileSync('callgrind_control', ['--instr=on', String(proc.pid)], { stdio: 'ignore' });
+    const run = await load(count);
+    execFileSync('callgrind_control', ['--dump', String(proc.pid)], { stdio: 'ignore' });
+    let instructions = 0;
+    for (const f of readdirSync(tmp).filter((n) => n.startsWith(`${c.name}.callgrind.`))) {
+      instructions += Number(/\ntotals: (\d+)/.exec(readFileSync(join(tmp, f), 'utf8'))?.[1] ?? NaN);
+    }
     return { name: c.name, note: c.note ?? '', perRequest: instructions / run.requests.total, requests: run.requests.total, errors: run.non2xx + run.errors };
   } finally {
     proc.child.kill('SIGKILL');
