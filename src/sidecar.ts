@@ -240,6 +240,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
 
   readiness.start();
   readiness.markStarted();
+  metrics?.startProcessMetrics();
   logger.info({ msg: 'listening', version: VERSION, app: config.ingress.app.origin, ...addresses });
   log.flush();
 
