@@ -1,7 +1,8 @@
 // The rows of the benchmark, one object each: add a row by adding an object.
 // start(ctx) returns how to spawn the contender; ctx gives the port to listen on, the upstream
 // URL, the OTLP sink URL and a temp dir. `path` is what the load generator requests.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { buildSync } from 'esbuild';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +68,25 @@ function attachTapClient(ctx) {
   });
 }
 
+/**
+ * bench/least.ts with FEATURES: the features' own work written inline on the floor, with
+ * sidelight's span pipeline and metrics; bundled by esbuild on first use.
+ */
+function least(name, features, note) {
+  return {
+    name,
+    group: 'node',
+    note,
+    path: '/',
+    start(ctx) {
+      const out = join(ctx.tmp, 'least.mjs');
+      if (!existsSync(out)) buildSync({ entryPoints: [here('./least.ts')], outfile: out, bundle: true, format: 'esm', platform: 'node', banner: { js: REQUIRE_BANNER }, logLevel: 'warning' });
+      return { cmd: node, args: [...(ctx.nodeArgs ?? []), out], env: { PORT: String(ctx.port), UPSTREAM: ctx.upstream, FEATURES: features, OTEL_EXPORTER_OTLP_ENDPOINT: ctx.sinkUrl } };
+    },
+  };
+}
+const REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
 const nodePeer = (name, script, env = {}) => ({
   name,
   group: 'node',
@@ -93,6 +113,11 @@ export const contenders = [
     { via: 'egress', note: 'egress /bench/: breaker + retry + metrics' },
   ),
   nodePeer('floor', './floor.mjs'),
+  least('least-none', '', 'bench/least.ts with no feature: reads as the floor, or the harness is off'),
+  least('least-id', 'id', 'the floor + request id, inline'),
+  least('least-id-log', 'id,log', 'the floor + request id + access log, inline: no pipeline'),
+  least('least-id-log-trace', 'id,log,trace', '+ the server span at 1.0, inline, through sidelight\'s span pipeline'),
+  least('least-default', 'id,log,metrics,trace', 'what the default config does, inline: id, log, metrics, span'),
   nodePeer('@fastify/http-proxy', './peers/fastify-proxy.mjs'),
   nodePeer('http-proxy', './peers/http-proxy.mjs', { PEER: 'http-proxy' }),
   nodePeer('http-proxy-3', './peers/http-proxy.mjs', { PEER: 'http-proxy-3' }),

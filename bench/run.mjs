@@ -114,6 +114,11 @@ function checks(byName, start) {
   cpuRatio('request id + access log ÷ floor (CPU/req)', 'sidelight', 'floor', 1.15);
   cpuRatio('metrics on ÷ off (CPU/req)', 'sidelight-metrics', 'sidelight', 1.05);
   cpuRatio('live view on, no tap client ÷ off (CPU/req)', 'sidelight', 'sidelight-notap', 1.03);
+  // The same bars for the least code that does the features' work (bench/least.ts): where these
+  // fail, the cost is the features' own, not sidelight's structure.
+  cpuRatio('least code, default config ÷ floor (CPU/req)', 'least-default', 'floor', 1.25);
+  cpuRatio('least code, tracing 1.0 ÷ tracing off (CPU/req)', 'least-id-log-trace', 'least-id-log', 1.1);
+  cpuRatio('least code, request id + access log ÷ floor (CPU/req)', 'least-id-log', 'floor', 1.15);
   check('RSS under load, default config ≤ floor + 10 MB', byName.get('sidelight-default'), floor, (a, b) => a.rss <= b.rss + 10, (a, b) => `${fmt(a.rss)} vs ${fmt(b.rss)} MB = +${fmt(a.rss - b.rss)} MB`);
   check('dead collector costs no more than a live one (CPU ≤ 1.05×, RSS ≤ +5 MB)', byName.get('sidelight-default-dead'), byName.get('sidelight-default'), (a, b) => a.cpuUs <= 1.05 * b.cpuUs && a.rss <= b.rss + 5, (a, b) => `${fmt(a.cpuUs, 1)} vs ${fmt(b.cpuUs, 1)} µs, ${fmt(a.rss)} vs ${fmt(b.rss)} MB`);
   check('req/s ≥ 1.5× @fastify/http-proxy', byName.get('sidelight'), byName.get('@fastify/http-proxy'), (a, b) => a.rps >= 1.5 * b.rps, (a, b) => `${fmt(a.rps)} vs ${fmt(b.rps)} = ${fmt(a.rps / b.rps, 2)}×`);
