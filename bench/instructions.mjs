@@ -24,7 +24,7 @@ import { freePort, has, startProcess, waitFor200 } from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: {
-    only: { type: 'string', default: 'floor,least-id,least-id-log,least-id-log-trace,least-default,sidelight-nolog,sidelight,sidelight-metrics,sidelight-trace-1.0,sidelight-default' },
+    only: { type: 'string', default: 'floor,least-none,least-id,least-id-log,least-id-log-trace,least-default,sidelight-nolog,sidelight,sidelight-metrics,sidelight-trace-1.0,sidelight-default' },
     warmup: { type: 'string', default: '30000' },
     count: { type: 'string', default: '10000' },
     jobs: { type: 'string', default: '2' },

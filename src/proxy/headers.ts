@@ -109,7 +109,7 @@ const RESPONSE_HOP_BY_HOP = new Set([
 
 /**
  * Removes hop-by-hop headers from an upstream response, in place. One pass over the names the
- * upstream sent: asking the object for each of the eight names it usually lacks cost ~1.2k
+ * upstream sent: asking the object for each of the eight names it usually lacks cost ~1k
  * instructions a response (every lookup megamorphic: undici builds each response's object anew).
  */
 export function stripResponseHopByHop(headers: ResponseHeaders): ResponseHeaders {

@@ -293,7 +293,7 @@ export class Metrics implements EgressObserver, ConnectionObserver, OverflowSink
   private defaultRegistry(format: Format): Promise<Registry<RegistryContentType>> {
     let registry = this.defaults.get(format);
     if (!registry) {
-      // prom-client is CommonJS: its exports are the namespace's default (in the bundle, only there).
+      // prom-client is CommonJS: its exports sit on the namespace's default (named ones exist only outside the bundle).
       registry = import('prom-client').then(({ default: { Registry, collectDefaultMetrics } }) => {
         const r = new Registry<RegistryContentType>();
         r.setContentType(CONTENT_TYPE[format] as RegistryContentType);
