@@ -150,9 +150,9 @@ try {
     }
     if (!only || only.includes('startup')) {
       for (const kind of ['node', 'sidelight']) {
-        const r = await measureStartup(kind, { sinkUrl: sink.url, upstream: upstream.url });
+        const r = await measureStartup(kind, { sinkUrl: sink.url, upstream: upstream.url, cpu: CONTENDER_CPU });
         starts.get(kind).push(r);
-        process.stderr.write(`bench${repeat > 1 ? ` ${round}/${repeat}` : ''}: start-up ${kind} ${fmt(r.startMs)} ms, idle ${fmt(r.idleRss, 1)} MB\n`);
+        process.stderr.write(`bench${repeat > 1 ? ` ${round}/${repeat}` : ''}: start-up ${kind} ${fmt(r.startMs)} ms (${fmt(r.startCpuMs)} ms CPU), idle ${fmt(r.idleRss, 1)} MB\n`);
       }
     }
   }
@@ -174,11 +174,16 @@ for (const [, runs] of rounds) {
   rows.push({ ...runs[0], rps: pick('rps'), cpuUs: pick('cpuUs'), cpuMin: Math.min(...runs.map((r) => r.cpuUs)), rss: pick('rss'), cpuUsAtRate: pick('cpuUsAtRate'), p50: pick('p50'), p99: pick('p99'), errors: runs.reduce((n, r) => n + r.errors, 0) });
 }
 const byName = new Map(rows.map((r) => [r.name, r]));
-const startup = (kind) => ({ startMs: median(starts.get(kind).map((r) => r.startMs)), idleRss: median(starts.get(kind).map((r) => r.idleRss)) });
+const startup = (kind) => ({
+  startMs: median(starts.get(kind).map((r) => r.startMs)),
+  startCpuMs: median(starts.get(kind).map((r) => r.startCpuMs)),
+  idleRss: median(starts.get(kind).map((r) => r.idleRss)),
+});
 const startupLine = starts.get('node').length
   ? `Start-up to \`/live\` answering and RSS after ${3} s idle (no config file; median of ${starts.get('node').length}): ` +
     `sidelight ${fmt(startup('sidelight').startMs)} ms, ${fmt(startup('sidelight').idleRss, 1)} MB; ` +
-    `plain node listening ${fmt(startup('node').startMs)} ms, ${fmt(startup('node').idleRss, 1)} MB.`
+    `plain node listening ${fmt(startup('node').startMs)} ms, ${fmt(startup('node').idleRss, 1)} MB. ` +
+    `CPU time until \`/live\` answered: sidelight ${fmt(startup('sidelight').startCpuMs)} ms, plain node ${fmt(startup('node').startCpuMs)} ms.`
   : '';
 const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
 const report = `# sidelight bench, ${new Date().toISOString()}
