@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { write } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { IsoClock, LineBatch } from '../src/interceptors/access-log.js';
 import { Pool } from '../src/proxy/undici.js';
 
 const features = new Set((process.env.FEATURES ?? '').split(','));
@@ -27,34 +28,9 @@ const telemetry = TRACE || features.has('metrics') ? await import('./least-telem
 const tracing = TRACE ? telemetry!.startSpans() : undefined;
 const series = features.has('metrics') ? telemetry!.serverSeries() : undefined;
 
-// The access log: a line per request, encoded into a 64 KB buffer written out when full or every 200 ms.
-let batch = Buffer.allocUnsafe(65536);
-let used = 0;
-const flush = (): void => {
-  if (used === 0) return;
-  // A partial batch (the timer's) goes as a copy and the buffer stays, as in sidelight's access log.
-  if (used < 32768) write(1, Buffer.from(batch.subarray(0, used)), () => {});
-  else {
-    write(1, batch, 0, used, null, () => {});
-    batch = Buffer.allocUnsafe(65536);
-  }
-  used = 0;
-};
-setInterval(flush, 200).unref();
-// ISO time with the date and second formatted once per second, as sidelight's access log does:
-// toISOString per line costs more than the rest of the line.
-const MILLIS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
-let clockSecond = 0;
-let clockPrefix = '';
-const isoNow = (): string => {
-  const ms = Date.now();
-  const second = Math.floor(ms / 1000);
-  if (second !== clockSecond) {
-    clockSecond = second;
-    clockPrefix = new Date(second * 1000).toISOString().slice(0, 20);
-  }
-  return `${clockPrefix}${MILLIS[ms - second * 1000]}Z`;
-};
+// The access log's own clock and batching (64 KB batches, written when full or every 200 ms).
+const clock = new IsoClock();
+const batch = LOG ? new LineBatch({ writeLines: (lines) => write(1, lines, () => {}), flushSync() {} }) : undefined;
 
 class Forward implements Dispatcher.DispatchHandler {
   status = 0;
@@ -97,13 +73,11 @@ class Forward implements Dispatcher.DispatchHandler {
   private log(durationMs: number): void {
     const req = this.req;
     const ua = req.headers['user-agent'];
-    let line = `{"level":"info","time":"${isoNow()}","service":"app","msg":"request","listener":"ingress","requestId":"${this.requestId}","method":"${req.method}","path":${JSON.stringify(req.url)}`;
+    let line = `{"level":"info","time":"${clock.now()}","service":"app","msg":"request","listener":"ingress","requestId":"${this.requestId}","method":"${req.method}","path":${JSON.stringify(req.url)}`;
     line += `,"status":${this.status},"durationMs":${Math.round(durationMs * 1000) / 1000},"bytesIn":0,"bytesOut":${this.bytesOut},"upstream":"app","remoteAddress":"${req.socket.remoteAddress}"`;
     if (ua !== undefined) line += `,"userAgent":${JSON.stringify(ua)}`;
     if (this.traceId) line += `,"traceId":"${this.traceId}","spanId":"${this.spanId}"`;
-    line += '}\n';
-    if (used + 3 * line.length > batch.length) flush();
-    used += batch.write(line, used);
+    batch!.add(`${line}}\n`);
   }
 }
 
@@ -132,6 +106,6 @@ createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1', () => console.error(`least (${[...features].join(',')}) on ${process.env.PORT}`));
 
 process.on('SIGTERM', () => {
-  flush();
+  batch?.flush();
   void (tracing?.shutdown() ?? Promise.resolve()).then(() => process.exit(0));
 });

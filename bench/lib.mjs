@@ -37,12 +37,17 @@ export function rssMB(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** The command line that runs `cmd` on core `cpu` only (taskset execs, so the pid is the child's); as it is without `cpu`. */
+export function onCore(cpu, cmd, args) {
+  return cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
+}
+
 /**
  * Starts a child; stdout is discarded (sidelight's access log goes to /dev/null), stderr kept for
  * errors. With `cpu`, the child runs on that core only (taskset execs, so the pid is the child's).
  */
 export function startProcess({ cmd, args = [], env = {}, cpu }) {
-  const [file, argv] = cpu === undefined ? [cmd, args] : ['taskset', ['-c', String(cpu), cmd, ...args]];
+  const [file, argv] = onCore(cpu, cmd, args);
   const child = spawn(file, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));

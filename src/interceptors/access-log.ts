@@ -68,7 +68,7 @@ const MILLIS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0')
  * ISO-8601 time: the date and second formatted once per second, the milliseconds appended.
  * toISOString per line cost more than the rest of the line at a few hundred requests a second.
  */
-class IsoClock {
+export class IsoClock {
   private ms = 0;
   private text = '';
   private second = 0;
@@ -91,11 +91,11 @@ class IsoClock {
 }
 
 /** Encodes lines into a buffer and hands it to the destination when full, on a timer and at exit. */
-class LineBatch {
+export class LineBatch {
   private buf = Buffer.allocUnsafe(BATCH_BYTES);
   private pos = 0;
 
-  constructor(private readonly log: LogSink) {
+  constructor(private readonly log: Pick<LogSink, 'writeLines' | 'flushSync'>) {
     setInterval(() => this.flush(), BATCH_MS).unref();
     // The CLI flushes the logger before process.exit(); lines still here are written synchronously.
     process.once('exit', () => {
