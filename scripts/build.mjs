@@ -9,6 +9,18 @@ import { chmodSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+// Node's built-ins are taken with require(), never with an ES import: importing a built-in as ESM makes
+// Node build a module facade that reads every export, lazy getters included (nodejs/node#59686). On
+// Node 22+, node:http's getters load Node's internal copy of undici (+45 ms to /live on Node 24), and
+// node:tls's `rootCertificates` parses the whole CA store on every Node.
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(build) {
+    build.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'import-statement' ? { path: args.path, namespace: 'builtin' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
 rmSync(`${root}dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -28,5 +40,6 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
+  plugins: [builtinsByRequire],
 });
 chmodSync(`${root}dist/cli.js`, 0o755);
