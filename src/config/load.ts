@@ -1,7 +1,7 @@
 // Builds the one effective config: defaults < file < SIDELIGHT_* env < flags.
 // Everything below this module receives typed objects and never reads env or files.
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { VERSION } from '../version.js';
 import { ConfigError } from './errors.js';
 import { configSchema, type ParsedConfig, type UpstreamConfig } from './schema.js';

@@ -1,6 +1,6 @@
 // Leaf value parsers shared by the schema: durations, listen addresses, URLs.
 import ms from 'ms';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 export interface ListenAddress {
   host: string;
@@ -8,13 +8,10 @@ export interface ListenAddress {
 }
 
 /** "250ms", "10s", "1m", "1.5h". A bare number is refused: "30" could mean seconds or ms. */
-export const duration = z.string({ error: 'must be a duration string like "250ms", "10s" or "1m"' }).transform((text, ctx) => {
+export const duration = textTo('must be a duration string like "250ms", "10s" or "1m"', (text) => {
   const trimmed = text.trim();
   const value = /[a-z]/i.test(trimmed) ? ms(trimmed as ms.StringValue) : undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${text}" (use a unit: "250ms", "10s", "1m")` });
-    return z.NEVER;
-  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return new Invalid(`invalid duration "${text}" (use a unit: "250ms", "10s", "1m")`);
   return value;
 });
 
@@ -29,16 +26,11 @@ export function parseListen(text: string): ListenAddress | undefined {
   return { host, port };
 }
 
-export const listen = z.string({ error: 'must be an address like "0.0.0.0:15080"' }).transform((text, ctx) => {
-  const address = parseListen(text);
-  if (!address) {
-    ctx.addIssue({ code: 'custom', message: `invalid listen address "${text}" (use "host:port", e.g. "127.0.0.1:15081")` });
-    return z.NEVER;
-  }
-  return address;
+export const listen = textTo('must be an address like "0.0.0.0:15080"', (text) => {
+  return parseListen(text) ?? new Invalid(`invalid listen address "${text}" (use "host:port", e.g. "127.0.0.1:15081")`);
 });
 
-export const httpUrl = z.string({ error: 'must be a URL like "http://127.0.0.1:8080"' }).transform((text, ctx) => {
+export const httpUrl = textTo('must be a URL like "http://127.0.0.1:8080"', (text) => {
   let url: URL | undefined;
   try {
     url = new URL(text);
@@ -46,15 +38,29 @@ export const httpUrl = z.string({ error: 'must be a URL like "http://127.0.0.1:8
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
-    ctx.addIssue({ code: 'custom', message: `invalid URL "${text}" (needs http:// or https:// and a host)` });
-    return z.NEVER;
+    return new Invalid(`invalid URL "${text}" (needs http:// or https:// and a host)`);
   }
-  if (url.username || url.password) {
-    ctx.addIssue({ code: 'custom', message: 'credentials in the URL are not allowed; send them as headers from the app' });
-    return z.NEVER;
-  }
+  if (url.username || url.password) return new Invalid('credentials in the URL are not allowed; send them as headers from the app');
   return url;
 });
+
+/** Why a text was refused: the message the config error shows for its key. */
+class Invalid {
+  constructor(readonly message: string) {}
+}
+
+/** A string value that `parse` turns into a typed one, or refuses with the key's message. */
+function textTo<T>(notText: string, parse: (text: string) => T | Invalid) {
+  return z.pipe(
+    z.string({ error: notText }),
+    z.transform((text: string, ctx) => {
+      const value = parse(text);
+      if (!(value instanceof Invalid)) return value;
+      ctx.issues.push({ code: 'custom', message: value.message, input: text });
+      return z.NEVER;
+    }),
+  );
+}
 
 export function formatListen(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;

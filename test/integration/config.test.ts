@@ -38,6 +38,14 @@ describe('bad config', () => {
     await expectConfigError(['check', '--config', writeConfig({ egress: { tunnels: { enable: false } } })], 'egress.tunnels.enable: unknown key');
   });
 
+  it('says what a key expects, in words, for a wrong type, range or option', () =>
+    expectConfigError(
+      ['check', '--config', writeConfig({ limits: { maxInflight: 0 }, tracing: { exporter: 'jaeger' }, metrics: { enabled: 'no' } })],
+      'limits.maxInflight: Too small: expected number to be >=1',
+      'tracing.exporter: Invalid option: expected one of "otlp"|"console"|"none"',
+      'metrics.enabled: Invalid input: expected boolean, received string',
+    ));
+
   it('names a bare number where a duration is wanted', () =>
     expectConfigError(['check', '--config', writeConfig({ ingress: { timeout: 30 } })], 'ingress.timeout'));
 
