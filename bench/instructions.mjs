@@ -80,11 +80,15 @@ async function measure(c, ctxBase) {
   }
 }
 
-/** Instructions spent in TurboFan (synchronous with --no-concurrent-recompilation), by callgrind's inclusive cost. */
+/**
+ * Instructions spent in V8's optimising compilers (synchronous with --no-concurrent-recompilation), by
+ * callgrind's inclusive cost: TurboFan's entry on Node 20 (V8 11), TurboFan's and Maglev's on Node 22+.
+ */
 function optimisingCompiles(file) {
   const annotated = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
   let total = 0;
-  for (const m of annotated.matchAll(/^\s*([\d,]+) \([ \d.]+%\)\s+\S*Runtime_CompileOptimized(?:_|\(|OSR)/gm)) total += Number(m[1].replaceAll(',', ''));
+  const entry = /^\s*([\d,]+) \([ \d.]+%\)\s+\S*Runtime_(?:CompileOptimized(?:_|\(|OSR)|OptimizeTurbofanEager\(|OptimizeMaglevEager\()/gm;
+  for (const m of annotated.matchAll(entry)) total += Number(m[1].replaceAll(',', ''));
   return total;
 }
 

@@ -67,6 +67,17 @@ describe('Dockerfile', () => {
       const version = execFileSync(bin, versionArgs, { env, encoding: 'utf8', cwd: '/' }).trim();
       expect(version).toBe(JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).version);
 
+      // The build-time warm-up of V8's compile cache runs from the bundle alone and succeeds (a
+      // failing RUN fails the image build); Node 22+ writes the cache where NODE_COMPILE_CACHE says.
+      const runtime = stage('runtime');
+      const cacheEnv = runtime.find((l) => l.startsWith('ENV NODE_COMPILE_CACHE='));
+      const warmUp = runtime.find((l) => l.startsWith('RUN node dist/cli.js '));
+      expect(cacheEnv).toBeDefined();
+      expect(runtime.indexOf(cacheEnv!)).toBeLessThan(runtime.indexOf(warmUp!));
+      const cacheDir = join(dir, 'compile-cache');
+      execFileSync('sh', ['-c', warmUp!.slice('RUN '.length)], { cwd: dir, env: { ...env, NODE_COMPILE_CACHE: cacheDir }, stdio: 'ignore' });
+      if (Number(process.versions.node.split('.')[0]) >= 22) expect(readdirSync(cacheDir).length).toBeGreaterThan(0);
+
       const [runBin, ...runArgs] = cmd(['run', '--ingress', '127.0.0.1:0', '--egress', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
       const proc = spawn(runBin, runArgs, { env, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
       const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
