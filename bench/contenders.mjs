@@ -6,11 +6,13 @@ import { buildSync } from 'esbuild';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { has, merge } from './lib.mjs';
+import { has, imageNodeOptions, merge } from './lib.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const CLI = here('../dist/cli.js');
 const node = process.execPath;
+/** sidelight runs with the image's NODE_OPTIONS (its V8 heap settings), as a pod runs it */
+const NODE_OPTIONS = imageNodeOptions();
 
 /** sidelight with request id + access log on (to /dev/null), tracing off, metrics off, plus `extra`. */
 function sidelight(name, extra = {}, { via = 'ingress', env = {}, note = '' } = {}) {
@@ -32,7 +34,7 @@ function sidelight(name, extra = {}, { via = 'ingress', env = {}, note = '' } = 
       };
       const file = join(ctx.tmp, `${name}.json`);
       writeFileSync(file, JSON.stringify(merge(base, typeof extra === 'function' ? extra(ctx) : extra)));
-      return { cmd: node, args: [...(ctx.nodeArgs ?? []), CLI, 'run', '--config', file], env: { OTEL_EXPORTER_OTLP_ENDPOINT: ctx.sinkUrl, ...env } };
+      return { cmd: node, args: [...(ctx.nodeArgs ?? []), CLI, 'run', '--config', file], env: { NODE_OPTIONS, OTEL_EXPORTER_OTLP_ENDPOINT: ctx.sinkUrl, ...env } };
     },
   };
 }
@@ -50,7 +52,7 @@ function sidelightDefault(name, collector, note) {
     start(ctx) {
       const endpoint = collector === 'dead' ? `http://127.0.0.1:${ctx.deadPort}` : ctx.sinkUrl;
       const args = ['run', '--app', ctx.upstream, '--ingress', `127.0.0.1:${ctx.port}`, '--egress', '127.0.0.1:0', '--admin', `127.0.0.1:${ctx.adminPort}`];
-      return { cmd: node, args: [...(ctx.nodeArgs ?? []), CLI, ...args], env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } };
+      return { cmd: node, args: [...(ctx.nodeArgs ?? []), CLI, ...args], env: { NODE_OPTIONS, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } };
     },
   };
 }

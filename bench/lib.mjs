@@ -99,3 +99,12 @@ export function merge(base, extra) {
   }
   return out;
 }
+
+/**
+ * The NODE_OPTIONS the container image runs sidelight with (the Dockerfile's runtime stage), so the
+ * bench measures sidelight as a pod runs it.
+ */
+export function imageNodeOptions() {
+  const dockerfile = readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8');
+  return /^ENV NODE_OPTIONS=(.+)$/m.exec(dockerfile)?.[1].trim() ?? '';
+}

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, freePort, onCore, rssMB } from './lib.mjs';
+import { cpuSeconds, freePort, imageNodeOptions, onCore, rssMB } from './lib.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const LISTENER = fileURLToPath(new URL('./peers/listener.mjs', import.meta.url));
@@ -39,6 +39,7 @@ export async function measureStartup(kind, { sinkUrl, upstream, cpu }) {
       : [CLI, 'run', '--app', upstream, '--ingress', `127.0.0.1:${await freePort()}`, '--egress', '127.0.0.1:0', '--admin', `127.0.0.1:${admin}`];
   const t0 = performance.now();
   const [file, argv] = onCore(cpu, process.execPath, args);
+  if (kind === 'sidelight') env.NODE_OPTIONS = imageNodeOptions();
   const child = spawn(file, argv, { env: { ...env, PORT: String(admin), OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl }, stdio: 'ignore' });
   try {
     const deadline = t0 + 10_000;

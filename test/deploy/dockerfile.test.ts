@@ -61,7 +61,15 @@ describe('Dockerfile', () => {
       const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=10001', '--regid=10001', '--clear-groups', '--'] : [];
       if (asUser.length) chmodSync(dir, 0o755);
       const cmd = (args: string[]) => [...asUser, process.execPath, join(dir, 'dist', 'cli.js'), ...args];
-      const env = { PATH: process.env.PATH, NODE_ENV: 'production', OTEL_TRACES_EXPORTER: 'none' };
+      // The image's own environment: Node refuses to start on a flag NODE_OPTIONS may not carry.
+      const imageEnv = Object.fromEntries(
+        stage('runtime')
+          .map((l) => /^ENV (\w+)=(.*)$/.exec(l))
+          .filter((m) => m !== null)
+          .map((m) => [m[1], m[2]]),
+      );
+      expect(imageEnv.NODE_OPTIONS).toMatch(/--max-semi-space-size=\d+/);
+      const env = { PATH: process.env.PATH, NODE_ENV: 'production', OTEL_TRACES_EXPORTER: 'none', NODE_OPTIONS: imageEnv.NODE_OPTIONS };
 
       const [bin, ...versionArgs] = cmd(['--version']);
       const version = execFileSync(bin, versionArgs, { env, encoding: 'utf8', cwd: '/' }).trim();
