@@ -22,9 +22,11 @@ RUN node scripts/build.mjs
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 # A young generation of 8 MB semi-spaces instead of V8's 16: under saturating load RSS is ~10 MB
-# lower (default config 97-106 -> 87-94 MB) for the same instructions per request (scavenges run
-# twice as often and each copies as little: the survivors are the requests in flight). The bench
-# runs sidelight with this same line (bench/lib.mjs, imageNodeOptions).
+# lower (default config, Node 24: 122-126 -> 113-114 MB) for the same instructions per request
+# (scavenges run twice as often and each copies as little: the survivors are the requests in
+# flight). On Node 24 the flag costs nothing at start-up; on Node 20 it would (V8 rejects Node's
+# embedded code cache when a heap flag changes its flag hash). The bench runs sidelight with this
+# line when it runs on this image's Node line (bench/lib.mjs, imageNodeOptions).
 ENV NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /opt/sidelight
 COPY --from=build /opt/sidelight/dist ./dist

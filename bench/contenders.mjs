@@ -11,7 +11,7 @@ import { has, imageNodeOptions, merge } from './lib.mjs';
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const CLI = here('../dist/cli.js');
 const node = process.execPath;
-/** sidelight runs with the image's NODE_OPTIONS (its V8 heap settings), as a pod runs it */
+/** sidelight runs with the image's NODE_OPTIONS (its V8 heap settings) when the bench runs on the image's Node line */
 const NODE_OPTIONS = imageNodeOptions();
 
 /** sidelight with request id + access log on (to /dev/null), tracing off, metrics off, plus `extra`. */
