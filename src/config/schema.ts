@@ -1,7 +1,7 @@
 // The config file's shape, validated once at the edge into typed objects.
 // Unknown keys are errors (strictObject): a typo must never be silently ignored.
 // zod/mini, not classic zod: the same validator and messages, but it loads in 4 ms where classic zod took
-// 32 ms of every start (bench/RESULTS.md, "Start-up and idle memory").
+// 32 ms of every start (bench/RESULTS.md, "What this session changed").
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 import { duration, httpUrl, listen } from './values.js';
@@ -11,6 +11,7 @@ z.config(en());
 const nonNegativeInt = z.int().check(z.minimum(0));
 const positiveInt = (max?: number) => z.int().check(z.minimum(1), ...(max === undefined ? [] : [z.maximum(max)]));
 const number = (min: number, max: number) => z.number().check(z.minimum(min), z.maximum(max));
+// (`as never`: mini types a default by the schema's exact output; these helpers stay generic)
 const withDefault = <T extends z.ZodMiniType>(schema: T, value: z.output<T>) => z._default(schema, value as never);
 /** a section that may be left out: its keys then take their defaults */
 const section = <T extends z.core.$ZodLooseShape>(shape: T) => z.prefault(z.strictObject(shape), {} as never);
