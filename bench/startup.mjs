@@ -10,6 +10,8 @@ import { cpuSeconds, freePort, imageNodeOptions, onCore, rssMB } from './lib.mjs
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const LISTENER = fileURLToPath(new URL('./peers/listener.mjs', import.meta.url));
+/** read once, not inside each start's timed window */
+const SIDELIGHT_NODE_OPTIONS = imageNodeOptions();
 const IDLE_MS = 3000;
 
 const live = (port) =>
@@ -33,13 +35,13 @@ export async function measureStartup(kind, { sinkUrl, upstream, cpu }) {
   const admin = await freePort();
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
+  if (kind === 'sidelight') env.NODE_OPTIONS = SIDELIGHT_NODE_OPTIONS;
   const args =
     kind === 'node'
       ? [LISTENER]
       : [CLI, 'run', '--app', upstream, '--ingress', `127.0.0.1:${await freePort()}`, '--egress', '127.0.0.1:0', '--admin', `127.0.0.1:${admin}`];
   const t0 = performance.now();
   const [file, argv] = onCore(cpu, process.execPath, args);
-  if (kind === 'sidelight') env.NODE_OPTIONS = imageNodeOptions();
   const child = spawn(file, argv, { env: { ...env, PORT: String(admin), OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl }, stdio: 'ignore' });
   try {
     const deadline = t0 + 10_000;

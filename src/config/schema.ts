@@ -9,7 +9,7 @@ import { duration, httpUrl, listen } from './values.js';
 z.config(en());
 
 const nonNegativeInt = z.int().check(z.minimum(0));
-const positiveInt = (max?: number) => z.int().check(z.minimum(1), ...(max === undefined ? [] : [z.maximum(max)]));
+const positiveInt = z.int().check(z.minimum(1));
 const number = (min: number, max: number) => z.number().check(z.minimum(min), z.maximum(max));
 // (`as never`: mini types a default by the schema's exact output; these helpers stay generic)
 const withDefault = <T extends z.ZodMiniType>(schema: T, value: z.output<T>) => z._default(schema, value as never);
@@ -45,8 +45,8 @@ const upstream = z.strictObject({
   timeout: z.prefault(duration, '10s'),
   /** whole request, retries and backoff included; default timeout × (1 + retry.attempts) */
   requestTimeout: z.optional(duration),
-  connections: withDefault(positiveInt(4096), 32),
-  maxInflight: withDefault(positiveInt(), 1000),
+  connections: withDefault(positiveInt.check(z.maximum(4096)), 32),
+  maxInflight: withDefault(positiveInt, 1000),
   ca: z.optional(z.string().check(z.minLength(1))),
   retry,
   breaker,
@@ -79,7 +79,7 @@ export const configSchema = z.strictObject({
       /** concurrent GET /tap streams; 0 turns the tap off */
       maxClients: withDefault(nonNegativeInt.check(z.maximum(1000)), 8),
       /** per client: lines beyond this rate are dropped and counted */
-      maxLinesPerSecond: withDefault(positiveInt(), 1000),
+      maxLinesPerSecond: withDefault(positiveInt, 1000),
       /** per client: bytes waiting on a slow socket before new lines are dropped */
       maxBufferBytes: withDefault(z.int().check(z.minimum(1024)), 256 * 1024),
     }),
@@ -99,7 +99,7 @@ export const configSchema = z.strictObject({
   }),
   metrics: section({
     enabled: withDefault(z.boolean(), true),
-    maxSeries: withDefault(positiveInt(), 2000),
+    maxSeries: withDefault(positiveInt, 2000),
   }),
   logging: section({
     level: withDefault(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
@@ -108,8 +108,8 @@ export const configSchema = z.strictObject({
     logQuery: withDefault(z.boolean(), false),
   }),
   limits: section({
-    maxHeaderBytes: withDefault(positiveInt(1024 * 1024), 16384),
-    maxInflight: withDefault(positiveInt(), 10000),
+    maxHeaderBytes: withDefault(positiveInt.check(z.maximum(1024 * 1024)), 16384),
+    maxInflight: withDefault(positiveInt, 10000),
   }),
 });
 

@@ -26,9 +26,10 @@ export function parseListen(text: string): ListenAddress | undefined {
   return { host, port };
 }
 
-export const listen = textTo('must be an address like "0.0.0.0:15080"', (text) => {
-  return parseListen(text) ?? new Invalid(`invalid listen address "${text}" (use "host:port", e.g. "127.0.0.1:15081")`);
-});
+export const listen = textTo(
+  'must be an address like "0.0.0.0:15080"',
+  (text) => parseListen(text) ?? new Invalid(`invalid listen address "${text}" (use "host:port", e.g. "127.0.0.1:15081")`),
+);
 
 export const httpUrl = textTo('must be a URL like "http://127.0.0.1:8080"', (text) => {
   let url: URL | undefined;
