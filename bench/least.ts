@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { write } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { IsoClock, LineBatch } from '../src/interceptors/access-log.js';
+import { IsoClock, LineBatch } from '../src/layers/access-log.js';
 import { Pool } from '../src/proxy/undici.js';
 
 const features = new Set((process.env.FEATURES ?? '').split(','));

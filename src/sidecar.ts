@@ -18,18 +18,18 @@ import { closeTunnels, tunnelHandler, type Tunnel, type TunnelOptions, type Tunn
 import { createTunnelAllowlist, type TunnelAddress } from './egress/tunnel-allowlist.js';
 import { createUpstreamTarget, type UpstreamHooks, type UpstreamTarget } from './egress/upstream-target.js';
 import { createAppTarget } from './ingress/app-target.js';
-import { accessLogLayer } from './interceptors/access-log.js';
-import { clientMetricsInterceptor } from './interceptors/client-metrics.js';
-import { egressRejectionsLayer, serverMetricsLayer } from './interceptors/metrics.js';
-import { routeLayer } from './interceptors/route.js';
-import { drainLayer } from './interceptors/drain.js';
-import { overloadLayer } from './interceptors/overload.js';
-import { requestIdLayer } from './interceptors/request-id.js';
-import { requestTargetLayer } from './interceptors/request-target.js';
-import { clientTracingInterceptor } from './interceptors/client-tracing.js';
-import { tapLayer } from './interceptors/tap.js';
-import { tracingLayer } from './interceptors/tracing.js';
-import { tunnelTracing } from './interceptors/tunnel-tracing.js';
+import { accessLogLayer } from './layers/access-log.js';
+import { clientMetricsInterceptor } from './egress/dispatch/client-metrics.js';
+import { egressRejectionsLayer, serverMetricsLayer } from './layers/server-metrics.js';
+import { routeLayer } from './layers/route.js';
+import { drainLayer } from './layers/drain.js';
+import { overloadLayer } from './layers/overload.js';
+import { requestIdLayer } from './layers/request-id.js';
+import { requestTargetLayer } from './layers/request-target.js';
+import { clientTracingInterceptor } from './egress/dispatch/client-tracing.js';
+import { tapLayer } from './layers/tap.js';
+import { tracingLayer } from './layers/server-tracing.js';
+import { tunnelTracing } from './egress/tunnel-tracing.js';
 import { DrainState } from './lifecycle/drain.js';
 import { Readiness } from './lifecycle/readiness.js';
 import { Shutdown } from './lifecycle/shutdown.js';
@@ -41,7 +41,7 @@ import { LiveStats } from './stats/live-stats.js';
 import { TapHub } from './tap/hub.js';
 import type { LogSink } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
-import { TunnelMetrics } from './telemetry/tunnel-metrics.js';
+import { TunnelMetrics } from './egress/tunnel-metrics.js';
 import { startTracing } from './telemetry/tracing.js';
 import { VERSION } from './version.js';
 
@@ -96,8 +96,8 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   });
 
   // Egress: app → external APIs. It stays up through the drain: the app may still be finishing work.
-  // Each upstream's dispatcher, outermost first: retry → per-try metrics/spans → bulkhead →
-  // breaker → pool (src/egress/upstream-target.ts), so retries and local refusals are tries too.
+  // Each upstream's dispatcher, outermost first: retry → per-try metrics/spans → admission
+  // (maxInflight, breaker) → pool (src/egress/upstream-target.ts), so retries and local refusals are tries too.
   const upstreamHooks: UpstreamHooks = {
     tryInterceptors: [...(metrics ? [clientMetricsInterceptor(metrics)] : []), ...(tracing ? [clientTracingInterceptor(tracing)] : [])],
     observers: metrics ? [metrics] : [],
@@ -115,18 +115,16 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     overloadLayer(egressInflight, config.limits.maxInflight),
   ];
   // CONNECT tunnels (HTTPS_PROXY clients) to the configured upstreams' hosts only, through each
-  // upstream's bulkhead and breaker; metrics and spans observe them as they do the tries.
+  // upstream's admission, as requests; metrics and spans observe them as they do the tries.
   const openTunnels = new Set<Tunnel>();
   const tunnelMetrics = metrics && config.egress.tunnels.enabled ? new TunnelMetrics(metrics) : undefined;
   const tunnelOptions: TunnelOptions = {
     idleTimeout: config.egress.tunnels.idleTimeout,
     open: openTunnels,
     observers: [...(tunnelMetrics ? [tunnelMetrics] : []), ...(tracing ? [tunnelTracing(tracing)] : [])],
-    egressObservers: upstreamHooks.observers,
   };
   const tunnelUpstream = (u: Upstream, address: TunnelAddress): TunnelUpstream => {
-    const { breaker, bulkhead } = targets.get(u.name)!;
-    return { name: u.name, address, connectTimeout: u.timeout, breaker, bulkhead };
+    return { name: u.name, address, connectTimeout: u.timeout, admission: targets.get(u.name)!.admission };
   };
   const egressConnect = (upstreams: Upstream[]): ConnectHandler =>
     config.egress.tunnels.enabled

@@ -1,6 +1,6 @@
 // Circuit breakers on the admin port: GET state and stats, POST open/close/reset (the router
 // guards every POST: admin token, or loopback when none is set). Also the `upstreams` section
-// of GET /health: breaker state, bulkhead and pool stats per upstream.
+// of GET /health: breaker state, admission (requests and tunnels in flight) and pool stats per upstream.
 import type { UpstreamTarget } from '../egress/upstream-target.js';
 import type { HealthSection } from './health.js';
 import { sendJson, type AdminRouter } from './server.js';
@@ -10,8 +10,8 @@ type Targets = ReadonlyMap<string, UpstreamTarget>;
 function describe(t: UpstreamTarget): Record<string, unknown> {
   return {
     ...t.breaker.stats(),
-    inflight: t.bulkhead.inflight,
-    maxInflight: t.bulkhead.maxInflight,
+    inflight: t.admission.inflight,
+    maxInflight: t.admission.maxInflight,
     retryBudget: t.budget.snapshot(),
   };
 }
@@ -52,7 +52,7 @@ export function upstreamsHealth(targets: Targets): HealthSection {
       upstreams[name] = {
         origin: t.origin,
         breaker: t.breaker.state,
-        inflight: t.bulkhead.inflight,
+        inflight: t.admission.inflight,
         pool: { connected: p.connected, free: p.free, pending: p.pending, queued: p.queued, running: p.running, size: p.size },
       };
     }

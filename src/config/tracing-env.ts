@@ -6,10 +6,27 @@
 // Precedence: OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, OTEL_TRACES_SAMPLER(_ARG) override the
 // file; `service` (else OTEL_SERVICE_NAME, else "app") names the service.
 import { readFileSync } from 'node:fs';
-import { SAMPLER_NAMES, type SamplerName } from '../telemetry/spans/sampler.js';
 import { ConfigError } from './errors.js';
 
 type Env = Record<string, string | undefined>;
+
+/** OTEL_TRACES_SAMPLER's values, as the OpenTelemetry specification names them */
+export type SamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+
+export const SAMPLER_NAMES: readonly SamplerName[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
 
 export type TraceExporterKind = 'otlp' | 'console' | 'none';
 

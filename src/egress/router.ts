@@ -8,24 +8,17 @@
 // dot-segments (so `/stripe/../twilio/x` cannot mean one thing here and another upstream), is
 // a 400.
 import type { Upstream } from '../config/load.js';
+import { hostname } from '../net/address.js';
+import { parseAbsoluteForm } from '../net/request-target.js';
 import type { Exchange } from '../proxy/exchange.js';
-import { rejection, type Rejection, type Target } from '../proxy/layer.js';
-
-const ABSOLUTE = /^[a-z][a-z0-9+.-]*:\/\//i;
+import { rejection, type Rejection } from '../errors.js';
+import type { Target } from '../proxy/layer.js';
 
 /** `.` or `..` as a path segment, also when spelled with %2e, %2f or backslashes. */
 export function hasDotSegment(path: string): boolean {
   const decoded = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
   for (const segment of decoded.split('/')) if (segment === '.' || segment === '..') return true;
   return false;
-}
-
-/** "API.Stripe.com:443." → "api.stripe.com" */
-function hostname(host: string): string {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[')) h = h.slice(0, h.indexOf(']') + 1);
-  else if (h.includes(':')) h = h.slice(0, h.indexOf(':'));
-  return h.endsWith('.') ? h.slice(0, -1) : h;
 }
 
 /**
@@ -47,27 +40,22 @@ export function createRouter(upstreams: Upstream[], targets: Map<string, Target>
   const lookupHost = hostLookup(upstreams, (u) => targets.get(u.name)!);
 
   const unknown = (): Rejection =>
-    rejection(404, 'unknown_upstream', 'no configured upstream matches this request', { details: { upstreams: names } });
-  const bad = (message: string): Rejection => rejection(400, 'bad_request', message);
+    rejection('unknown_upstream', 'no configured upstream matches this request', { details: { upstreams: names } });
+  const bad = (message: string): Rejection => rejection('bad_request', message);
 
   return function resolve(ex: Exchange): Target | Rejection {
     const url = ex.upstreamPath;
 
     // 2a. HTTP_PROXY clients send the full URL; it names the destination, so it alone decides.
-    if (ABSOLUTE.test(url)) {
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        return bad('malformed absolute request URL');
-      }
-      if (parsed.protocol !== 'http:') return bad('only http:// URLs can be proxied; sidelight originates TLS itself');
-      if (parsed.username || parsed.password) return bad('credentials in the request URL are not accepted');
-      const target = lookupHost(parsed.host);
+    const absolute = parseAbsoluteForm(url);
+    if (absolute !== undefined) {
+      if (absolute.scheme !== 'http') return bad('only http:// URLs can be proxied; sidelight originates TLS itself');
+      if (absolute.userinfo) return bad('credentials in the request URL are not accepted');
+      if (absolute.host === '') return bad('malformed absolute request URL');
+      const target = lookupHost(absolute.host);
       if (!target) return unknown();
-      // URL() already resolved dot-segments; the raw path (ex.path) is checked so both readings agree.
       if (hasDotSegment(ex.path)) return bad('request path contains dot-segments');
-      ex.upstreamPath = parsed.pathname + parsed.search;
+      ex.upstreamPath = ex.path + ex.query;
       return target;
     }
 

@@ -4,8 +4,8 @@
 // upstream's configured address, never to wherever the name resolves. Any other name, an IP
 // literal that is not a configured host, or another port is refused before anything connects.
 import type { Upstream } from '../config/load.js';
-import { rejection, type Rejection } from '../proxy/layer.js';
-import { unbracket } from '../telemetry/spans/semconv.js';
+import { rejection, type Rejection } from '../errors.js';
+import { unbracket, urlPort } from '../net/address.js';
 import { hostLookup } from './router.js';
 
 /** Where one upstream's tunnels go. */
@@ -21,7 +21,7 @@ export interface TunnelAddress {
 const AUTHORITY = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+):(\d{1,5})$/i;
 
 export function tunnelAddress(url: URL): TunnelAddress {
-  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  const port = urlPort(url);
   return { host: unbracket(url.hostname), port, ports: port === 443 ? [443] : [443, port] };
 }
 
@@ -35,12 +35,12 @@ export function createTunnelAllowlist<T>(upstreams: readonly Upstream[], valueOf
     const address = tunnelAddress(u.url);
     return { name: u.name, address, value: valueOf(u, address) };
   });
-  const notAllowed = (message: string) => rejection(403, 'upstream_not_allowed', message, { close: true, details: { upstreams: names } });
+  const notAllowed = (message: string) => rejection('upstream_not_allowed', message, { close: true, details: { upstreams: names } });
   return (authority) => {
     const parts = AUTHORITY.exec(authority);
     const port = parts ? Number(parts[2]) : 0;
     if (!parts || port < 1 || port > 65535) {
-      return rejection(400, 'bad_request', 'CONNECT needs host:port (e.g. CONNECT api.stripe.com:443)', { close: true });
+      return rejection('bad_request', 'CONNECT needs host:port (e.g. CONNECT api.stripe.com:443)', { close: true });
     }
     const found = lookup(authority);
     if (!found) return notAllowed("CONNECT is allowed only to the hosts of configured upstreams (egress.upstreams.*.hosts)");

@@ -1,4 +1,5 @@
-// An egress CONNECT tunnel: through the upstream's bulkhead and breaker, a TCP connection to the
+// An egress CONNECT tunnel: through the upstream's admission (src/egress/admission.ts, the same
+// as for requests), a TCP connection to the
 // upstream's configured address within its connect timeout, `200 Connection Established` only
 // once connected, then the two sockets spliced byte for byte with backpressure (pipe: nothing is
 // held beyond the sockets' own buffers). The client's TLS runs end to end: sidelight neither
@@ -6,13 +7,11 @@
 // nothing of metrics, traces or logs: observers hear when a tunnel starts, opens and ends, and
 // the pipeline completes its exchange (access log, tap) when it is over.
 import { connect, type Socket } from 'node:net';
-import { ADMITTED, REFUSED, type UpstreamBreaker } from './circuit-breaker.js';
-import type { EgressObserver } from './observer.js';
+import type { UpstreamAdmission } from './admission.js';
 import type { TunnelAddress } from './tunnel-allowlist.js';
-import type { Bulkhead } from '../interceptors/bulkhead.js';
-import { classify, TryTimeoutError } from '../proxy/errors.js';
+import { classify, rejection, TryTimeoutError, type Rejection } from '../errors.js';
 import type { Abortable, Exchange, TunnelFacts } from '../proxy/exchange.js';
-import { rejection, type ConnectHandler, type Rejection, type TunnelOwner } from '../proxy/layer.js';
+import type { ConnectHandler, TunnelOwner } from '../proxy/layer.js';
 
 /** who ended an established tunnel */
 export type TunnelClose = 'client' | 'upstream' | 'idle_timeout' | 'shutdown';
@@ -23,8 +22,7 @@ export interface TunnelUpstream {
   readonly address: TunnelAddress;
   /** ms to get a TCP connection (the upstream's per-try `timeout`) */
   readonly connectTimeout: number;
-  readonly breaker: UpstreamBreaker;
-  readonly bulkhead: Bulkhead;
+  readonly admission: UpstreamAdmission;
 }
 
 /** Told about every tunnel to a configured upstream; metrics and spans are observers. */
@@ -43,8 +41,6 @@ export interface TunnelOptions {
   /** tunnels not yet ended, so the shutdown can close them (see closeTunnels) */
   open: Set<Tunnel>;
   observers: readonly TunnelObserver[];
-  /** told about breaker and bulkhead refusals, as for requests */
-  egressObservers: readonly EgressObserver[];
 }
 
 export class Tunnel implements TunnelFacts, Abortable {
@@ -59,7 +55,8 @@ export class Tunnel implements TunnelFacts, Abortable {
   private owner: TunnelOwner | undefined = undefined;
   private head: Buffer | undefined = undefined;
   private connectTimer: NodeJS.Timeout | undefined = undefined;
-  private admission = ADMITTED;
+  /** the breaker's ticket; -1 until admitted */
+  private ticket = -1;
   private connectStartedAt = 0;
   private holdsSlot = false;
   private closedSockets = 0;
@@ -82,25 +79,14 @@ export class Tunnel implements TunnelFacts, Abortable {
     return this.upstreamSocket?.bytesRead ?? 0;
   }
 
-  /** Starts the connect, or returns the answer to give at once (bulkhead full, circuit open). */
+  /** Starts the connect, or returns the answer to give at once (too many in flight, circuit open). */
   open(head: Buffer, owner: TunnelOwner): Rejection | undefined {
-    const { name, bulkhead, breaker, address } = this.upstream;
+    const address = this.upstream.address;
     for (const o of this.options.observers) o.tunnelStarted?.(this);
-    if (bulkhead.inflight >= bulkhead.maxInflight) {
-      for (const o of this.options.egressObservers) o.bulkheadRejected(name);
-      return this.refuse('overloaded', rejection(503, 'overloaded', `more than ${bulkhead.maxInflight} requests and tunnels in flight to ${name}`, { headers: ['retry-after', '1'], close: true }));
-    }
-    if (breaker.enabled) {
-      this.admission = breaker.admit();
-      if (this.admission === REFUSED) {
-        for (const o of this.options.egressObservers) o.breakerRejected(name);
-        const seconds = breaker.retryAfterSeconds();
-        const message = `circuit breaker for ${name} is open; next trial in ${seconds}s`;
-        return this.refuse('circuit_open', rejection(503, 'circuit_open', message, { headers: ['retry-after', String(seconds)], close: true }));
-      }
-    }
-    // A tunnel holds its slot for its whole life: the bulkhead caps concurrent tunnels too.
-    bulkhead.inflight++;
+    const ticket = this.upstream.admission.enter();
+    if (typeof ticket !== 'number') return this.refuse(ticket.errorType, { ...ticket, close: true });
+    // A tunnel holds its slot for its whole life: maxInflight caps concurrent tunnels too.
+    this.ticket = ticket;
     this.holdsSlot = true;
     this.owner = owner;
     this.head = head;
@@ -126,7 +112,7 @@ export class Tunnel implements TunnelFacts, Abortable {
     if (this.outcome === '') {
       // Still connecting at shutdown: the client gets an answer rather than a dropped connection.
       this.giveUp(reason);
-      this.owner!.reply(this.ex, rejection(503, 'draining', 'sidelight is shutting down; retry on another instance', { headers: ['retry-after', '1'], close: true }));
+      this.owner!.reply(this.ex, rejection('draining', 'sidelight is shutting down; retry on another instance', { headers: ['retry-after', '1'], close: true }));
       return;
     }
     this.closedBy ||= reason;
@@ -137,7 +123,7 @@ export class Tunnel implements TunnelFacts, Abortable {
 
   private giveUp(outcome: string): void {
     this.upstreamSocket!.destroy();
-    if (this.upstream.breaker.enabled) this.upstream.breaker.abandoned(this.admission);
+    this.upstream.admission.report(this.ticket, null);
     this.decided(outcome);
     this.end();
   }
@@ -160,7 +146,7 @@ export class Tunnel implements TunnelFacts, Abortable {
     const upstream = this.upstreamSocket!;
     upstream.off('error', this.onConnectError);
     this.connectMs = performance.now() - this.connectStartedAt;
-    if (this.upstream.breaker.enabled) this.upstream.breaker.succeeded(this.admission);
+    this.upstream.admission.report(this.ticket, undefined);
     this.decided('established');
     const client = this.owner!.tunneled(this.ex) as Socket;
     this.client = client;
@@ -179,12 +165,12 @@ export class Tunnel implements TunnelFacts, Abortable {
     if (this.outcome !== '') return;
     this.upstreamSocket!.destroy();
     const failure = classify(err);
-    if (this.upstream.breaker.enabled) this.upstream.breaker.failed(this.admission, failure.errorType);
+    this.upstream.admission.report(this.ticket, failure.errorType);
     this.connectMs = performance.now() - this.connectStartedAt;
     this.decided(failure.errorType);
     this.ex.errorType = failure.errorType;
     this.end();
-    this.owner!.reply(this.ex, rejection(failure.status, failure.code, message ?? `${failure.message} (${this.upstream.name}, ${failure.errorType})`, { close: true }));
+    this.owner!.reply(this.ex, rejection(failure.code, message ?? `${failure.message} (${this.upstream.name}, ${failure.errorType})`, { close: true }));
   }
 
   private splice(client: Socket, upstream: Socket): void {
@@ -233,7 +219,7 @@ export class Tunnel implements TunnelFacts, Abortable {
     this.endedAt = performance.now();
     if (this.holdsSlot) {
       this.holdsSlot = false;
-      this.upstream.bulkhead.inflight--;
+      this.upstream.admission.release();
     }
     this.options.open.delete(this);
     for (const o of this.options.observers) o.tunnelEnded?.(this);

@@ -1,16 +1,17 @@
 // One undici pool per upstream, TLS verification always on, with the upstream's interceptors
 // composed onto it. Order, outermost first: retry → per-try observers (metrics, client span)
-// → bulkhead → breaker → per-try timeout → stale-connection resend → pool, so every retry is a try that metrics and traces see, and a
-// circuit_open / overloaded refusal is observed as a try with that error type.
+// → admission (maxInflight, breaker) → per-try timeout → stale-connection resend → pool, so
+// every retry is a try that metrics and traces see, and a circuit_open / overloaded refusal is
+// observed as a try with that error type.
 import { createSecureContext, rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
 import type { Upstream } from '../config/load.js';
-import { Bulkhead, bulkheadInterceptor } from '../interceptors/bulkhead.js';
-import { breakerInterceptor } from '../interceptors/breaker.js';
-import { retryInterceptor } from '../interceptors/retry.js';
-import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../interceptors/stale-connection.js';
-import { tryTimeoutInterceptor } from '../interceptors/try-timeout.js';
+import { UpstreamAdmission } from './admission.js';
+import { admissionInterceptor } from './dispatch/admission.js';
+import { retryInterceptor } from './dispatch/retry.js';
+import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../proxy/stale-connection.js';
+import { tryTimeoutInterceptor } from './dispatch/try-timeout.js';
 import type { Target, TryInterceptorFactory } from '../proxy/layer.js';
 import { UpstreamBreaker } from './circuit-breaker.js';
 import type { EgressObserver } from './observer.js';
@@ -19,7 +20,7 @@ import { RetryBudget } from './retry-budget.js';
 export interface UpstreamTarget extends Target {
   readonly pool: Pool;
   readonly breaker: UpstreamBreaker;
-  readonly bulkhead: Bulkhead;
+  readonly admission: UpstreamAdmission;
   readonly budget: RetryBudget;
 }
 
@@ -51,13 +52,12 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
   };
   const pool = new Pool(origin, { ...connection, connections: upstream.connections });
   const breaker = new UpstreamBreaker(name, upstream.breaker, hooks.observers);
-  const bulkhead = new Bulkhead(name, upstream.maxInflight);
+  const admission = new UpstreamAdmission(name, upstream.maxInflight, breaker, hooks.observers);
   const budget = new RetryBudget(retry.budgetPercent, retry.budgetMinRetries, upstream.breaker.rollingWindow);
   const interceptors: Dispatcher.DispatcherComposeInterceptor[] = [
     staleConnectionRetryInterceptor(name, () => new Client(origin, connection), hooks.connectionObservers),
     tryTimeoutInterceptor(upstream.timeout),
-    breakerInterceptor(breaker, hooks.observers),
-    bulkheadInterceptor(bulkhead, hooks.observers),
+    admissionInterceptor(admission),
     ...hooks.tryInterceptors.map((make) => make(name)),
     retryInterceptor(
       { upstream: name, attempts: retry.attempts, backoff: retry.backoff, maxBackoff: retry.maxBackoff, maxBodyBytes: retry.maxBodyBytes },
@@ -70,7 +70,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
     dispatcher: pool.compose(interceptors),
     pool,
     breaker,
-    bulkhead,
+    admission,
     budget,
     origin,
     host: url.host,

@@ -2,7 +2,7 @@
 import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
 import type { Config } from '../config/load.js';
 import type { Target } from '../proxy/layer.js';
-import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../interceptors/stale-connection.js';
+import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../proxy/stale-connection.js';
 import { asteriskFormInterceptor } from './asterisk-form.js';
 
 export interface AppTarget extends Target {

@@ -1,6 +1,7 @@
 // One request through a listener: the record every layer reads and writes.
 // A class with every field declared up front keeps one hidden class on the hot path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseAbsoluteForm } from '../net/request-target.js';
 
 /** What the core can cancel: set once undici has started the upstream request. */
 export interface Abortable {
@@ -92,19 +93,11 @@ export class Exchange {
     const url = req.url ?? '/';
     this.upstreamPath = url;
     // Logs, routes and spans see the path even when the client sent "http://host/path".
-    const start = url.charCodeAt(0) === 47 /* / */ ? 0 : absolutePathStart(url);
+    const start = parseAbsoluteForm(url)?.pathStart ?? 0;
     const q = url.indexOf('?', start);
     this.path = q === -1 ? url.slice(start) : url.slice(start, q);
     this.query = q === -1 ? '' : url.slice(q);
     if (this.path === '' && start > 0) this.path = '/';
     this.remoteAddress = req.socket?.remoteAddress ?? '';
   }
-}
-
-const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
-
-/** where the path begins in an absolute-form target ("http://host:80/p?q" → 18); 0 for any other form */
-export function absolutePathStart(target: string): number {
-  const authority = ABSOLUTE_FORM.exec(target);
-  return authority ? authority[0].length : 0;
 }

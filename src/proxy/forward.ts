@@ -3,7 +3,7 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Exchange, Abortable } from './exchange.js';
-import { ClientAbortedError, classify } from './errors.js';
+import { ClientAbortedError, classify } from '../errors.js';
 import { stripResponseHopByHop } from './headers.js';
 import type { ResponseHeaders } from './layer.js';
 

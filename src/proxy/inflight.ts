@@ -2,7 +2,7 @@
 // whole-request deadlines checked by one coarse sweep instead of a timer per request.
 import { DeadlineList } from './deadline-list.js';
 import type { Exchange } from './exchange.js';
-import { UpstreamTimeoutError } from './errors.js';
+import { UpstreamTimeoutError } from '../errors.js';
 
 export class Inflight {
   private readonly list = new DeadlineList<Exchange>((ex) => {

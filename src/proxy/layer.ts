@@ -3,20 +3,8 @@
 // and knows nothing about what they do.
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { rejection, type Rejection } from '../errors.js';
 import type { Exchange } from './exchange.js';
-
-/** A local answer instead of forwarding: draining, overloaded, unknown upstream, circuit open, … */
-export interface Rejection {
-  status: number;
-  code: string;
-  message: string;
-  /** extra response headers, flat [name, value, …] */
-  headers?: string[];
-  /** close the client connection after this answer */
-  close?: boolean;
-  /** extra fields for the JSON body (e.g. the list of configured upstreams) */
-  details?: Record<string, unknown>;
-}
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -78,17 +66,10 @@ export interface Target {
   readonly timeout: number;
 }
 
-export const rejection = (status: number, code: string, message: string, extra?: Partial<Rejection>): Rejection => ({
-  status,
-  code,
-  message,
-  ...extra,
-});
-
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
 
 /** A listener that offers no tunnels: CONNECT gets 405 and a message saying what to do instead. */
 export function refuseConnect(message: string): ConnectHandler {
-  const refusal = rejection(405, 'method_not_allowed', message, { headers: ['allow', ALLOWED_METHODS], close: true });
+  const refusal = rejection('method_not_allowed', message, { headers: ['allow', ALLOWED_METHODS], close: true });
   return () => refusal;
 }

@@ -4,11 +4,12 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Exchange } from './exchange.js';
-import { ClientAbortedError, classify, errorBody } from './errors.js';
+import { ClientAbortedError, classify, errorBody } from '../errors.js';
 import { ForwardHandler, type ForwardOwner } from './forward.js';
 import { forwardRequestHeaders } from './headers.js';
 import type { Inflight } from './inflight.js';
-import type { ConnectHandler, Layer, ProxyDispatchOptions, Rejection, ResponseHeaders, Target, TunnelOwner } from './layer.js';
+import type { Rejection } from '../errors.js';
+import type { ConnectHandler, Layer, ProxyDispatchOptions, ResponseHeaders, Target, TunnelOwner } from './layer.js';
 import { join, writeSwitchingProtocols } from './upgrade.js';
 
 export interface PipelineOptions {

@@ -15,7 +15,7 @@ const WINDOW_10S = 10;
 export interface UpstreamView {
   readonly name: string;
   readonly breaker: { readonly state: string };
-  readonly bulkhead: { readonly inflight: number; readonly maxInflight: number };
+  readonly admission: { readonly inflight: number; readonly maxInflight: number };
 }
 
 export interface LiveStatsSources {
@@ -133,8 +133,8 @@ export class LiveStats {
         return {
           upstream: u.name,
           breaker: u.breaker.state,
-          inflight: u.bulkhead.inflight,
-          maxInflight: u.bulkhead.maxInflight,
+          inflight: u.admission.inflight,
+          maxInflight: u.admission.maxInflight,
           ...(row ? this.figures(this.upstreamRows!, row) : {}),
         };
       }),

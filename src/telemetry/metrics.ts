@@ -3,7 +3,7 @@
 // prom-client's default process metrics. Rendered on the admin port by src/admin/metrics-route.ts.
 import type { Registry, RegistryContentType } from 'prom-client';
 import type { BreakerState, EgressObserver } from '../egress/observer.js';
-import type { ConnectionObserver } from '../interceptors/stale-connection.js';
+import type { ConnectionObserver } from '../proxy/stale-connection.js';
 import type { DrainState } from '../lifecycle/drain.js';
 import { VERSION } from '../version.js';
 import { HistogramFamily, ValueFamily, type Format, type OverflowSink, type ValueSeries } from './metric-family.js';

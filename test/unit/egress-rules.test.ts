@@ -6,8 +6,9 @@ import { authorize, tokenMatches } from '../../src/admin/auth.js';
 import { backoffDelay } from '../../src/egress/backoff.js';
 import { RetryBudget } from '../../src/egress/retry-budget.js';
 import { hasDotSegment } from '../../src/egress/router.js';
-import { retryableError, retryableMethod } from '../../src/interceptors/retry.js';
-import { ClientAbortedError, LocalFailure, UpstreamTimeoutError } from '../../src/proxy/errors.js';
+import { retryableError } from '../../src/egress/dispatch/retry.js';
+import { retryableMethod } from '../../src/proxy/idempotency.js';
+import { ClientAbortedError, LocalFailure, UpstreamTimeoutError } from '../../src/errors.js';
 
 describe('backoffDelay (full jitter)', () => {
   it('stays within [0, min(maxBackoff, backoff × 2^(n-1))]', () => {

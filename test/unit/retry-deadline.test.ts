@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryBudget } from '../../src/egress/retry-budget.js';
-import { retryInterceptor, type RetryOptions } from '../../src/interceptors/retry.js';
+import { retryInterceptor, type RetryOptions } from '../../src/egress/dispatch/retry.js';
 import type { Exchange } from '../../src/proxy/exchange.js';
 import type { ProxyDispatchOptions } from '../../src/proxy/layer.js';
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createTunnelAllowlist, type TunnelAddress } from '../../src/egress/tunnel-allowlist.js';
-import type { Rejection } from '../../src/proxy/layer.js';
+import type { Rejection } from '../../src/errors.js';
 
 const config = await loadConfig(
   {

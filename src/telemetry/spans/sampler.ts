@@ -1,23 +1,7 @@
 // The OTEL_TRACES_SAMPLER samplers, as the OpenTelemetry specification defines them. The ratio
 // test is the one OpenTelemetry JS uses (the trace id's four 32-bit words XORed, compared with
 // ratio × 2³²−1), so a trace is kept or dropped the same way by sidelight and by JS services.
-
-export type SamplerName =
-  | 'always_on'
-  | 'always_off'
-  | 'traceidratio'
-  | 'parentbased_always_on'
-  | 'parentbased_always_off'
-  | 'parentbased_traceidratio';
-
-export const SAMPLER_NAMES: readonly SamplerName[] = [
-  'always_on',
-  'always_off',
-  'traceidratio',
-  'parentbased_always_on',
-  'parentbased_always_off',
-  'parentbased_traceidratio',
-];
+import type { SamplerName } from '../../config/tracing-env.js';
 
 /**
  * Decides whether a span is sampled. `parentSampled` is the parent's decision (undefined for a

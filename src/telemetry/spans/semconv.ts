@@ -1,5 +1,6 @@
 // The attributes sidelight's spans carry, named per the OpenTelemetry HTTP semantic conventions
 // (plus a few sidelight.* ones), each encoded once.
+import { splitHostPort, unbracket } from '../../net/address.js';
 import { AttributeKey } from './span-record.js';
 
 export const ATTR = {
@@ -41,19 +42,9 @@ export function spanMethod(method: string): string | undefined {
 }
 
 /** host[:port] or [v6]:port, as server.address (and server.port when there is one). */
-export function pushServerAddress(attrs: Array<AttributeKey | string | number>, host: string): void {
-  const close = host.lastIndexOf(']');
-  const colon = host.lastIndexOf(':');
-  if (colon > close) {
-    attrs.push(ATTR.serverAddress, unbracket(host.slice(0, colon)));
-    const port = Number(host.slice(colon + 1));
-    if (Number.isInteger(port) && port > 0) attrs.push(ATTR.serverPort, port);
-  } else {
-    attrs.push(ATTR.serverAddress, unbracket(host));
-  }
-}
-
-/** "[::1]" → "::1" */
-export function unbracket(host: string): string {
-  return host.charCodeAt(0) === 91 /* [ */ && host.endsWith(']') ? host.slice(1, -1) : host;
+export function pushServerAddress(attrs: Array<AttributeKey | string | number>, authority: string): void {
+  const { host, port } = splitHostPort(authority);
+  attrs.push(ATTR.serverAddress, unbracket(host));
+  const n = Number(port);
+  if (port !== '' && Number.isInteger(n) && n > 0) attrs.push(ATTR.serverPort, n);
 }

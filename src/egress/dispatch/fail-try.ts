@@ -1,7 +1,7 @@
 // Failing a try without touching the network (circuit open, bulkhead full): the handler chain
 // above sees an ordinary start + error, so metrics and spans record the try with its error type.
 import type { Dispatcher } from 'undici';
-import { LocalFailure, type Failure } from '../proxy/errors.js';
+import { LocalFailure, type Failure } from '../../errors.js';
 
 /** A controller for a try that never reached a socket: nothing to pause or abort. */
 class LocalController implements Dispatcher.DispatchController {

@@ -3,12 +3,12 @@
 // what each try did: the status, or the failure (timeout, refused, reset, TLS, circuit open, …).
 // Compose it outside the breaker and bulkhead so their local refusals are counted too.
 import type { Dispatcher } from 'undici';
-import { ClientAbortedError, classify } from '../proxy/errors.js';
-import type { Exchange } from '../proxy/exchange.js';
-import type { ProxyDispatchOptions, TryInterceptorFactory } from '../proxy/layer.js';
-import type { HistogramSeries, ValueSeries } from '../telemetry/metric-family.js';
-import { METHODS, errorTypeIndex, errorTypeLabel, methodIndex, seriesKey, statusIndex, statusLabel } from '../telemetry/labels.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { ClientAbortedError, classify } from '../../errors.js';
+import type { Exchange } from '../../proxy/exchange.js';
+import type { ProxyDispatchOptions, TryInterceptorFactory } from '../../proxy/layer.js';
+import type { HistogramSeries, ValueSeries } from '../../telemetry/metric-family.js';
+import { METHODS, errorTypeIndex, errorTypeLabel, methodIndex, seriesKey, statusIndex, statusLabel } from '../../telemetry/labels.js';
+import type { Metrics } from '../../telemetry/metrics.js';
 import { TryOutcomeHandler } from './try-outcome.js';
 
 /** One upstream's series: bound on first use per (method, status, error type), then reused. */

@@ -2,7 +2,7 @@
 // passes every undici callback through unchanged and learns, exactly once, how the try ended.
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { ResponseHeaders } from '../proxy/layer.js';
+import type { ResponseHeaders } from '../../proxy/layer.js';
 
 type Controller = Dispatcher.DispatchController;
 

@@ -5,15 +5,16 @@
 // context replaces the app's in the request sent upstream. No headers and no query string
 // become attributes.
 import type { Dispatcher } from 'undici';
-import { classify } from '../proxy/errors.js';
-import type { Exchange } from '../proxy/exchange.js';
-import type { ProxyDispatchOptions, TryInterceptorFactory } from '../proxy/layer.js';
-import { newSpanId, newTraceId } from '../telemetry/spans/ids.js';
-import { ATTR, spanMethod, unbracket } from '../telemetry/spans/semconv.js';
-import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../telemetry/spans/span-record.js';
-import { b3EncodingOf, B3Encoding, extractParent, replaceTraceHeaders, SAMPLED, type OutgoingContext } from '../telemetry/trace-context.js';
-import type { Tracing } from '../telemetry/tracing.js';
-import { adoptRemoteParent } from './tracing.js';
+import { classify } from '../../errors.js';
+import type { Exchange } from '../../proxy/exchange.js';
+import type { ProxyDispatchOptions, TryInterceptorFactory } from '../../proxy/layer.js';
+import { newSpanId, newTraceId } from '../../telemetry/spans/ids.js';
+import { unbracket, urlPort } from '../../net/address.js';
+import { ATTR, spanMethod } from '../../telemetry/spans/semconv.js';
+import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../../telemetry/spans/span-record.js';
+import { b3EncodingOf, B3Encoding, extractParent, replaceTraceHeaders, SAMPLED, type OutgoingContext } from '../../telemetry/trace-context.js';
+import type { Tracing } from '../../telemetry/tracing.js';
+import { adoptRemoteParent } from '../../layers/server-tracing.js';
 import { TryOutcomeHandler } from './try-outcome.js';
 
 /** The parent of an egress exchange's tries (or of its tunnel), worked out once and kept on the exchange. */
@@ -44,7 +45,7 @@ interface UpstreamAddress {
 
 function addressOf(origin: string): UpstreamAddress {
   const url = new URL(origin);
-  return { origin: url.origin, address: unbracket(url.hostname), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) };
+  return { origin: url.origin, address: unbracket(url.hostname), port: urlPort(url) };
 }
 
 /** One try's span context: what goes upstream, and what the record is made of. */

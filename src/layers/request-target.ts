@@ -3,13 +3,14 @@
 // client wrote: an absolute-form target becomes its path, and its authority the Host
 // (§3.2.2). `OPTIONS *` passes where the origin can be asked it (the app); any other "*", and
 // anything else that is not a path, is the client's error: a 400, never an upstream failure.
-import { absolutePathStart } from '../proxy/exchange.js';
-import { rejection, type Layer, type Rejection } from '../proxy/layer.js';
+import { parseAbsoluteForm } from '../net/request-target.js';
+import { rejection, type Rejection } from '../errors.js';
+import type { Layer } from '../proxy/layer.js';
 
-const notAPath = rejection(400, 'bad_request', 'request target must be a path ("/…"), or "*" for OPTIONS');
-const asteriskOnlyForOptions = rejection(400, 'bad_request', 'the "*" request target is only valid for OPTIONS');
-const asteriskNotHere = rejection(400, 'bad_request', 'the "*" request target is not forwarded on this listener');
-const notHttp = rejection(400, 'bad_request', 'only http:// and https:// request URLs are accepted');
+const notAPath = rejection('bad_request', 'request target must be a path ("/…"), or "*" for OPTIONS');
+const asteriskOnlyForOptions = rejection('bad_request', 'the "*" request target is only valid for OPTIONS');
+const asteriskNotHere = rejection('bad_request', 'the "*" request target is not forwarded on this listener');
+const notHttp = rejection('bad_request', 'only http:// and https:// request URLs are accepted');
 
 export function requestTargetLayer(options: { forwardAsterisk: boolean }): Layer {
   return {
@@ -22,16 +23,13 @@ export function requestTargetLayer(options: { forwardAsterisk: boolean }): Layer
         if (!options.forwardAsterisk) return asteriskNotHere;
         return ex.method === 'OPTIONS' ? undefined : asteriskOnlyForOptions;
       }
-      const start = absolutePathStart(target);
-      if (start === 0) return notAPath;
-      const scheme = target.slice(0, target.indexOf(':')).toLowerCase();
-      if (scheme !== 'http' && scheme !== 'https') return notHttp;
+      const absolute = parseAbsoluteForm(target);
+      if (absolute === undefined) return notAPath;
+      if (absolute.scheme !== 'http' && absolute.scheme !== 'https') return notHttp;
       // Userinfo never travels on: it is the client's business with a proxy, not the app's.
-      const authority = target.slice(target.indexOf('//') + 2, start);
-      const host = authority.slice(authority.lastIndexOf('@') + 1);
-      if (host === '') return notAPath;
-      ex.upstreamHost = host;
-      const emptyPath = start === target.length;
+      if (absolute.host === '') return notAPath;
+      ex.upstreamHost = absolute.host;
+      const emptyPath = absolute.pathStart === target.length;
       // §3.2.4: OPTIONS on an absolute URL with no path is about the server as a whole.
       ex.upstreamPath = emptyPath && ex.method === 'OPTIONS' ? '*' : ex.path + ex.query;
       if (ex.upstreamPath === '*' && !options.forwardAsterisk) return asteriskNotHere;

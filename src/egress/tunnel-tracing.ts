@@ -3,13 +3,13 @@
 // trace context the CONNECT carried, else the ingress span in flight with the same X-Request-ID,
 // else a new trace. The TLS inside is end to end, so there is no status code or URL to record:
 // where it went, the bytes each way, how the open went and who closed it.
-import type { Tunnel, TunnelObserver } from '../egress/tunnel.js';
+import type { Tunnel, TunnelObserver } from './tunnel.js';
 import { newSpanId, newTraceId } from '../telemetry/spans/ids.js';
 import { ATTR } from '../telemetry/spans/semconv.js';
 import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../telemetry/spans/span-record.js';
 import { SAMPLED } from '../telemetry/trace-context.js';
 import type { Tracing } from '../telemetry/tracing.js';
-import { resolveParent } from './client-tracing.js';
+import { resolveParent } from './dispatch/client-tracing.js';
 
 export function tunnelTracing(tracing: Tracing): TunnelObserver {
   return {

@@ -10,11 +10,13 @@
 // must fit the upstream's retry budget.
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { backoffDelay } from '../egress/backoff.js';
-import type { EgressObserver } from '../egress/observer.js';
-import type { RetryBudget } from '../egress/retry-budget.js';
-import { ClientAbortedError, LocalFailure, TryTimeoutError, UpstreamTimeoutError } from '../proxy/errors.js';
-import type { ProxyDispatchOptions, ResponseHeaders } from '../proxy/layer.js';
+import { backoffDelay } from '../backoff.js';
+import type { EgressObserver } from '../observer.js';
+import type { RetryBudget } from '../retry-budget.js';
+import { ClientAbortedError, LocalFailure, TryTimeoutError, UpstreamTimeoutError } from '../../errors.js';
+import { errorCodes, socketFailureKind } from '../../net/socket-errors.js';
+import { dispatchHeader, retryableMethod } from '../../proxy/idempotency.js';
+import type { ProxyDispatchOptions, ResponseHeaders } from '../../proxy/layer.js';
 
 type Controller = Dispatcher.DispatchController;
 type Handler = Dispatcher.DispatchHandler;
@@ -30,35 +32,16 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const RETRY_STATUSES = new Set([502, 503, 504]);
-
-/** Whether the method may be sent twice: idempotent, or made so by an Idempotency-Key. */
-export function retryableMethod(method: string, headers: ProxyDispatchOptions['headers']): boolean {
-  if (IDEMPOTENT.has(method)) return true;
-  if (method !== 'POST' && method !== 'PATCH') return false;
-  if (!Array.isArray(headers)) return false;
-  for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'idempotency-key') return true;
-  return false;
-}
 
 /** The retry reason for a transport error seen before any response byte, or undefined. */
 export function retryableError(err: Error): string | undefined {
   if (err instanceof LocalFailure || err instanceof ClientAbortedError || err instanceof UpstreamTimeoutError) return undefined;
   if (err instanceof TryTimeoutError) return err.connecting ? 'connect_timeout' : undefined;
-  const e = err as { code?: string; cause?: { code?: string } };
-  const codes = [e.code, e.cause?.code];
-  if (codes.includes('ECONNREFUSED')) return 'connection_refused';
-  if (codes.includes('UND_ERR_CONNECT_TIMEOUT')) return 'connect_timeout';
-  if (codes.includes('EAI_AGAIN')) return 'dns';
-  if (codes.some((c) => c === 'ECONNRESET' || c === 'EPIPE' || c === 'UND_ERR_SOCKET' || c === 'UND_ERR_CLOSED')) return 'connection_reset';
-  return undefined;
-}
-
-/** A request header's value from undici's flat [name, value, …] list. */
-function header(headers: ProxyDispatchOptions['headers'], name: string): string | undefined {
-  if (!Array.isArray(headers)) return undefined;
-  for (let i = 0; i < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
+  const kind = socketFailureKind(err);
+  if (kind === 'connection_refused' || kind === 'connect_timeout' || kind === 'connection_reset') return kind;
+  // A name that does not exist stays so; a resolver that could not answer may answer next time.
+  if (kind === 'dns' && errorCodes(err).includes('EAI_AGAIN')) return 'dns';
   return undefined;
 }
 
@@ -123,7 +106,7 @@ class RetryingRequest implements Controller {
     this.handler.onRequestStart?.(this, {});
     const body = this.opts.body;
     if (!isStreamBody(body)) return this.send();
-    const length = Number(header(this.opts.headers, 'content-length') ?? NaN);
+    const length = Number(dispatchHeader(this.opts.headers, 'content-length') ?? NaN);
     if (length > this.options.maxBodyBytes) return this.send();
     // Small enough to replay: read it first (a loopback app sends it in microseconds).
     bufferBody(body, this.options.maxBodyBytes).then(

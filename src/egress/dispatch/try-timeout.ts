@@ -5,9 +5,9 @@
 // Innermost but for the pool, so the breaker counts a timed-out try as a failure.
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { DeadlineList, type Timed } from '../proxy/deadline-list.js';
-import { TryTimeoutError } from '../proxy/errors.js';
-import type { ResponseHeaders } from '../proxy/layer.js';
+import { DeadlineList, type Timed } from '../../proxy/deadline-list.js';
+import { TryTimeoutError } from '../../errors.js';
+import type { ResponseHeaders } from '../../proxy/layer.js';
 
 type Controller = Dispatcher.DispatchController;
 type Handler = Dispatcher.DispatchHandler;

@@ -12,9 +12,10 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { buildConnector, type Connector, type ConnectorOptions } from '../proxy/undici.js';
-import type { ProxyDispatchOptions, ResponseHeaders } from '../proxy/layer.js';
-import { retryableMethod } from './retry.js';
+import { buildConnector, type Connector, type ConnectorOptions } from './undici.js';
+import type { ProxyDispatchOptions, ResponseHeaders } from './layer.js';
+import { RESET_CODES } from '../net/socket-errors.js';
+import { retryableMethod } from './idempotency.js';
 
 type Controller = Dispatcher.DispatchController;
 type Handler = Dispatcher.DispatchHandler;
@@ -26,8 +27,6 @@ export interface ConnectionObserver {
 
 /** undici's error for a socket it lost: what it read and wrote on that connection so far */
 type SocketFailure = Error & { code?: string; socket?: { bytesRead?: number } };
-
-const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
 /** The connection broke, and it had carried an earlier answer: a stale keep-alive connection. */
 function onReusedConnection(err: SocketFailure): boolean {

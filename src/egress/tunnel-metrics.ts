@@ -2,9 +2,9 @@
 // opens by outcome, tunnels open now, bytes each way, connect time, lifetime and who closed
 // them. Bytes are read from the live tunnels' sockets at scrape time, so a long tunnel shows its
 // traffic as it flows and the data path pays nothing per chunk. Labels are fixed small sets.
-import type { Tunnel, TunnelObserver } from '../egress/tunnel.js';
-import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from './metric-family.js';
-import { DURATION_BUCKETS, type Metrics } from './metrics.js';
+import type { Tunnel, TunnelObserver } from './tunnel.js';
+import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from '../telemetry/metric-family.js';
+import { DURATION_BUCKETS, type Metrics } from '../telemetry/metrics.js';
 /** tunnel lifetimes, seconds: from one short call to a keep-alive connection held for an hour */
 const LIFETIME_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600];
 

@@ -1,0 +1,70 @@
+// One upstream's admission, the same for requests and CONNECT tunnels: a slot under the
+// upstream's maxInflight (the bulkhead: undici's Pool queues without limit, so a slow API would
+// otherwise pile requests and their memory up in sidelight), then the circuit breaker's
+// go-ahead. A refusal is a Failure the caller answers with; an admitted caller reports how it
+// went to the breaker, and gives its slot back, once each.
+import { ERRORS, failure, type Failure } from '../errors.js';
+import { REFUSED, type UpstreamBreaker } from './circuit-breaker.js';
+import type { EgressObserver } from './observer.js';
+
+/** A breaker ticket for a caller the breaker does not track (the breaker is off). */
+const UNTRACKED = -1;
+
+export class UpstreamAdmission {
+  /** requests and tunnels holding a slot now */
+  inflight = 0;
+
+  constructor(
+    readonly upstream: string,
+    readonly maxInflight: number,
+    readonly breaker: UpstreamBreaker,
+    private readonly observers: readonly EgressObserver[],
+  ) {}
+
+  /** A breaker ticket (hand it to `report`) with a slot taken, or why not. */
+  enter(): number | Failure {
+    if (this.inflight >= this.maxInflight) {
+      for (const o of this.observers) o.bulkheadRejected(this.upstream);
+      return failure('overloaded', `more than ${this.maxInflight} requests and tunnels in flight to ${this.upstream}`, { headers: ['retry-after', '1'] });
+    }
+    let ticket = UNTRACKED;
+    if (this.breaker.enabled) {
+      ticket = this.breaker.admit();
+      if (ticket === REFUSED) {
+        for (const o of this.observers) o.breakerRejected(this.upstream);
+        return circuitOpen(this.breaker);
+      }
+    }
+    this.inflight++;
+    return ticket;
+  }
+
+  /** Gives the slot back. */
+  release(): void {
+    this.inflight--;
+  }
+
+  /**
+   * Tells the breaker how the admitted call went: `fault` is what went wrong ("status_503",
+   * "timeout", …), undefined for a success, or null when the call said nothing about the
+   * upstream's health (the client hung up, or sidelight refused it locally).
+   */
+  report(ticket: number, fault: string | undefined | null): void {
+    if (ticket === UNTRACKED) return;
+    if (fault === null) this.breaker.abandoned(ticket);
+    else if (fault === undefined) this.breaker.succeeded(ticket);
+    else this.breaker.failed(ticket, fault);
+  }
+
+  /** The breaker's name for an answer with this status and failure, as `report` takes it. */
+  faultOf(status: number, err: Failure | undefined): string | undefined | null {
+    if (err !== undefined && !ERRORS[err.code].upstreamFault) return null;
+    if (this.breaker.isFailureStatus(status)) return `status_${status}`;
+    return err?.errorType;
+  }
+}
+
+function circuitOpen(breaker: UpstreamBreaker): Failure {
+  const seconds = breaker.retryAfterSeconds();
+  return failure('circuit_open', `circuit breaker for ${breaker.upstream} is open; next trial in ${seconds}s`, { headers: ['retry-after', String(seconds)] });
+}
