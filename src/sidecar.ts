@@ -28,6 +28,7 @@ import { requestIdLayer } from './layers/request-id.js';
 import { requestTargetLayer } from './layers/request-target.js';
 import { clientTracingInterceptor } from './egress/dispatch/client-tracing.js';
 import { tapLayer } from './layers/tap.js';
+import { egressTracingLayer } from './layers/egress-tracing.js';
 import { tracingLayer } from './layers/server-tracing.js';
 import { tunnelTracing } from './egress/tunnel-tracing.js';
 import { DrainState } from './lifecycle/drain.js';
@@ -108,6 +109,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const egressInflight = new Inflight();
   const egressLayers = (...targetForms: Layer[]): Layer[] => [
     requestIdLayer,
+    ...(tracing ? [egressTracingLayer(tracing)] : []),
     ...(metrics ? [egressRejectionsLayer(metrics)] : []),
     ...accessLog,
     ...tapLayers,

@@ -1,28 +1,24 @@
 // One CLIENT span per egress CONNECT tunnel, named "CONNECT <upstream>", recorded when the tunnel
-// ends. Its parent follows the request path's rule (src/interceptors/client-tracing.ts): the
-// trace context the CONNECT carried, else the ingress span in flight with the same X-Request-ID,
-// else a new trace. The TLS inside is end to end, so there is no status code or URL to record:
+// ends. Its parent is the one the egress tracing layer worked out for the CONNECT, as for a
+// request (src/layers/egress-tracing.ts): the trace context it carried, else the ingress span in
+// flight with the same X-Request-ID, else none and a new trace. The TLS inside is end to end, so there is no status code or URL to record:
 // where it went, the bytes each way, how the open went and who closed it.
 import type { Tunnel, TunnelObserver } from './tunnel.js';
 import { newSpanId, newTraceId } from '../telemetry/spans/ids.js';
 import { ATTR } from '../telemetry/spans/semconv.js';
 import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../telemetry/spans/span-record.js';
-import { SAMPLED } from '../telemetry/trace-context.js';
+import { spanFlags } from '../telemetry/trace-context.js';
 import type { Tracing } from '../telemetry/tracing.js';
-import { resolveParent } from './dispatch/client-tracing.js';
 
 export function tunnelTracing(tracing: Tracing): TunnelObserver {
   return {
     // Ids at the start, so every line about the tunnel (access log, tap) can name its trace.
     tunnelStarted({ ex }: Tunnel): void {
-      resolveParent(ex, tracing);
-      const parented = ex.parentSpanId !== '';
-      const traceId = parented ? ex.traceId : newTraceId();
-      const sampled = tracing.sample(traceId, parented ? ex.parentSampled : undefined);
-      ex.traceId = traceId;
+      const parent = ex.parent;
+      ex.traceId = parent ? parent.traceId : newTraceId();
       ex.spanId = newSpanId();
-      ex.traceSampled = sampled;
-      ex.traceFlags = (sampled ? SAMPLED : 0) | (parented ? ex.traceFlags & ~SAMPLED : 0);
+      ex.traceSampled = tracing.sample(ex.traceId, parent?.sampled);
+      ex.traceFlags = spanFlags(ex.traceSampled, parent);
     },
 
     tunnelEnded(t: Tunnel): void {
@@ -51,9 +47,7 @@ export function tunnelTracing(tracing: Tracing): TunnelObserver {
       if (ex.requestId) attrs.push(ATTR.requestId, ex.requestId);
       const failed = t.outcome !== 'established';
       if (failed) attrs.push(ATTR.errorType, t.outcome);
-      tracing.record(
-        new SpanRecord(ex.traceId, ex.spanId, ex.parentSpanId, ex.traceState, ex.traceFlags, ex.parentRemote, SpanKind.Client, `CONNECT ${name}`, epochMs(ex.startedAt), epochMs(t.endedAt), failed, attrs),
-      );
+      tracing.record(new SpanRecord(ex, ex.parent, SpanKind.Client, `CONNECT ${name}`, epochMs(ex.startedAt), epochMs(t.endedAt), failed, attrs));
     },
   };
 }

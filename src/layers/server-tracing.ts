@@ -8,7 +8,7 @@ import type { Layer } from '../proxy/layer.js';
 import { ATTR, pushServerAddress, spanMethod } from '../telemetry/spans/semconv.js';
 import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../telemetry/spans/span-record.js';
 import { newSpanId, newTraceId } from '../telemetry/spans/ids.js';
-import { b3EncodingOf, extractParent, pushTraceHeaders, SAMPLED, TRACE_HEADERS, traceparent, type ParentContext } from '../telemetry/trace-context.js';
+import { b3EncodingOf, extractParent, pushTraceHeaders, spanFlags, TRACE_HEADERS, traceparent } from '../telemetry/trace-context.js';
 import type { Tracing } from '../telemetry/tracing.js';
 
 /**
@@ -25,16 +25,17 @@ export function tracingLayer(tracing: Tracing, { indexForEgress }: { indexForEgr
     onRequest(ex) {
       const headers = ex.req.headers;
       const parent = extractParent(headers);
-      if (parent) adoptRemoteParent(ex, parent);
-      else ex.traceId = newTraceId();
+      ex.parent = parent;
+      ex.traceId = parent ? parent.traceId : newTraceId();
       ex.spanId = newSpanId();
-      ex.traceSampled = sample(ex.traceId, ex.parentSampled);
-      ex.traceFlags = (ex.traceSampled ? SAMPLED : 0) | (parent ? parent.flags & ~SAMPLED : 0);
-      pushTraceHeaders(ex.forwardHeaders, ex, b3EncodingOf(headers));
+      ex.traceSampled = sample(ex.traceId, parent?.sampled);
+      ex.traceFlags = spanFlags(ex.traceSampled, parent);
+      const traceState = parent ? parent.traceState : '';
+      pushTraceHeaders(ex.forwardHeaders, ex, traceState, b3EncodingOf(headers));
       if (inflight) {
         // A small record of its own, not the Exchange: a finished exchange must not stay reachable
         // from this long-lived map (see InflightSpans.remove).
-        ex.inflightTrace = { traceId: ex.traceId, spanId: ex.spanId, traceFlags: ex.traceFlags, traceState: ex.traceState };
+        ex.inflightTrace = { traceId: ex.traceId, spanId: ex.spanId, flags: ex.traceFlags, sampled: ex.traceSampled, traceState, remote: false };
         inflight.add(ex.requestId, ex.inflightTrace);
       }
       return undefined;
@@ -47,15 +48,6 @@ export function tracingLayer(tracing: Tracing, { indexForEgress }: { indexForEgr
       if (ex.traceSampled) tracing.record(serverSpan(ex));
     },
   };
-}
-
-/** The caller's trace context, from its headers, as the parent of this exchange's span(s). */
-export function adoptRemoteParent(ex: Exchange, parent: ParentContext): void {
-  ex.traceId = parent.traceId;
-  ex.parentSpanId = parent.spanId;
-  ex.parentRemote = true;
-  ex.parentSampled = parent.sampled;
-  ex.traceState = parent.traceState;
 }
 
 function serverSpan(ex: Exchange): SpanRecord {
@@ -79,18 +71,5 @@ function serverSpan(ex: Exchange): SpanRecord {
   if (errorType) attrs.push(ATTR.errorType, errorType);
   const name = ex.route ? `${method ?? 'HTTP'} ${ex.route}` : (method ?? 'HTTP');
   const start = epochMs(ex.startedAt);
-  return new SpanRecord(
-    ex.traceId,
-    ex.spanId,
-    ex.parentSpanId,
-    ex.traceState,
-    ex.traceFlags,
-    ex.parentRemote,
-    SpanKind.Server,
-    name,
-    start,
-    start + ex.durationMs,
-    status >= 500 || (status === 0 && errorType !== undefined),
-    attrs,
-  );
+  return new SpanRecord(ex, ex.parent, SpanKind.Server, name, start, start + ex.durationMs, status >= 500 || (status === 0 && errorType !== undefined), attrs);
 }

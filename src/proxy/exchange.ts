@@ -8,6 +8,20 @@ export interface Abortable {
   abort(reason: Error): void;
 }
 
+/** The span a request's span continues: the caller's (from its headers) or one in this process. */
+export interface TraceParent {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** W3C trace-flags: 0x01 sampled, 0x02 random trace id (Level 2); other bits are not kept */
+  readonly flags: number;
+  /** undefined when the caller left the sampling decision to us (B3 without a sampled flag) */
+  readonly sampled: boolean | undefined;
+  /** the validated tracestate to pass on, "" when none */
+  readonly traceState: string;
+  /** the parent came in a header, from another process */
+  readonly remote: boolean;
+}
+
 /** A CONNECT tunnel's own facts, for the layers that report on the exchange (access log, tap). */
 export interface TunnelFacts {
   /** the host:port the client asked for */
@@ -53,29 +67,24 @@ export class Exchange {
   bytesIn = 0;
   bytesOut = 0;
   durationMs = 0;
-  /** retries sent for this exchange (egress; set by the retry interceptor) */
+  /** retries sent for this exchange (egress: the latest try's number, as its tries report it) */
   retries = 0;
   /** a CONNECT to a configured upstream: set by the egress tunnel handler */
   tunnel: TunnelFacts | undefined = undefined;
 
-  /** set by the tracing layers; the access log prints them, metrics use sampled ones as exemplars */
+  // Trace context, kept by the tracing layers; the access log, the tap and the metrics' exemplars read it.
+  /** the span this exchange's span (egress: its tries' spans) continues; undefined: a new trace */
+  parent: TraceParent | undefined = undefined;
+  /** how the caller encoded B3 (0 none, 1 single, 2 multi): the next hop gets the same */
+  b3Encoding = 0;
+  /** this exchange's span, or on egress its latest try's; "" when tracing is off */
   traceId = '';
   spanId = '';
-  traceSampled = false;
-  /** W3C trace-flags of sidelight's span (sampled, random) */
+  /** W3C trace-flags of that span */
   traceFlags = 0;
-  /** the caller's tracestate, carried on; "" when none */
-  traceState = '';
-  /** the caller's span, "" when sidelight's span is a root */
-  parentSpanId = '';
-  /** the parent came in a header (another process), not from this sidecar */
-  parentRemote = false;
-  /** the parent's sampling decision; undefined for a root or a deferred decision */
-  parentSampled: boolean | undefined = undefined;
-  /** egress: the parent of the tries has been worked out (it is the same for every try) */
-  parentResolved = false;
+  traceSampled = false;
   /** ingress: what egress calls carrying this request id are parented on, while it is in flight */
-  inflightTrace: { readonly traceId: string; readonly spanId: string; readonly traceFlags: number; readonly traceState: string } | undefined = undefined;
+  inflightTrace: TraceParent | undefined = undefined;
 
   // Owned by the in-flight registry.
   deadline = 0;

@@ -4,7 +4,7 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { rejection, type Rejection } from '../errors.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange, TraceParent } from './exchange.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -16,6 +16,8 @@ export interface Layer {
   onRequest?(ex: Exchange): Rejection | undefined;
   /** the response head is about to be written (from upstream, or a local answer) */
   onResponse?(ex: Exchange, headers: ResponseHeaders): void;
+  /** a try of the exchange's upstream request started (egress: retries and their spans) */
+  onTry?(ex: Exchange, report: TryReport): void;
   /** the exchange is over: answered, failed or abandoned by the client */
   onDone?(ex: Exchange): void;
 }
@@ -37,12 +39,62 @@ export interface TunnelOwner {
   tunnelClosed(ex: Exchange): void;
 }
 
+/** A span's own ids, as a try reports them and a tunnel or exchange keeps them. */
+export interface SpanIds {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** W3C trace-flags: 0x01 sampled */
+  readonly traceFlags: number;
+}
+
+/** What a try tells the exchange that sent it. */
+export interface TryReport {
+  /** 0 for the first try, then 1, 2, … */
+  readonly attempt: number;
+  /** the try's span, when the tracing interceptor made one */
+  readonly span: SpanIds | undefined;
+}
+
+/** What the pipeline hears from the tries of one request: one callback, the only way up. */
+export interface TryListener {
+  tried(ex: Exchange, report: TryReport): void;
+}
+
+/**
+ * What every try of one forwarded request shares, fixed before the first dispatch. Interceptors
+ * read it and report through it; none of them sees the Exchange.
+ */
+export class ForwardedRequest {
+  constructor(
+    readonly requestId: string,
+    /** performance.now() ms by which the request must have its answer, retries included */
+    readonly deadline: number,
+    /** the parent of the tries' spans, worked out once by the egress tracing layer */
+    readonly parent: TraceParent | undefined,
+    /** how the caller encoded B3 (0 none, 1 single, 2 multi) */
+    readonly b3Encoding: number,
+    private readonly ex: Exchange,
+    private readonly listener: TryListener,
+  ) {}
+
+  report(report: TryReport): void {
+    this.listener.tried(this.ex, report);
+  }
+}
+
+/** One try's context: immutable; each try, and each try's span, gets a new one. */
+export class TryContext implements TryReport {
+  constructor(
+    readonly request: ForwardedRequest,
+    readonly attempt: number,
+    readonly span: SpanIds | undefined,
+  ) {}
+}
+
 /** Dispatch options as they travel down an upstream's interceptor chain. */
 export type ProxyDispatchOptions = Dispatcher.DispatchOptions & {
-  /** the exchange this dispatch serves (request id, trace context, …) */
-  exchange?: Exchange;
-  /** 0 for the first try, then 1, 2, … (set by the retry interceptor) */
-  attempt?: number;
+  /** the try this dispatch is */
+  context?: TryContext;
 };
 
 /**

@@ -9,7 +9,7 @@ import { ForwardHandler, type ForwardOwner } from './forward.js';
 import { forwardRequestHeaders } from './headers.js';
 import type { Inflight } from './inflight.js';
 import type { Rejection } from '../errors.js';
-import type { ConnectHandler, Layer, ProxyDispatchOptions, ResponseHeaders, Target, TunnelOwner } from './layer.js';
+import { ForwardedRequest, TryContext, type ConnectHandler, type Layer, type ProxyDispatchOptions, type ResponseHeaders, type Target, type TryListener, type TryReport, type TunnelOwner } from './layer.js';
 import { join, writeSwitchingProtocols } from './upgrade.js';
 
 export interface PipelineOptions {
@@ -25,12 +25,13 @@ export interface PipelineOptions {
 
 const CONNECTION_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
-export class Pipeline implements ForwardOwner, TunnelOwner {
+export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
   readonly listener: string;
   readonly inflight: Inflight;
   private readonly requestHooks: Layer[];
   private readonly responseHooks: Layer[];
   private readonly doneHooks: Layer[];
+  private readonly tryHooks: Layer[];
   private readonly owned: ReadonlySet<string>;
   private readonly resolve: PipelineOptions['resolve'];
   private readonly connect: ConnectHandler;
@@ -47,6 +48,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner {
     this.requestHooks = options.layers.filter((l) => l.onRequest);
     this.responseHooks = options.layers.filter((l) => l.onResponse);
     this.doneHooks = options.layers.filter((l) => l.onDone);
+    this.tryHooks = options.layers.filter((l) => l.onTry);
     this.owned = new Set(options.layers.flatMap((l) => l.ownsRequestHeaders ?? []));
   }
 
@@ -118,7 +120,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner {
       headers: forwardRequestHeaders(req, this.owned, target, ex.forwardHeaders, ex.upstreamHost),
       body: upgradeHead ? null : requestBody(ex),
       upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
-      exchange: ex,
+      context: new TryContext(new ForwardedRequest(ex.requestId, ex.deadline, ex.parent, ex.b3Encoding, ex, this), 0, undefined),
     };
     try {
       target.dispatcher.dispatch(opts, handler);
@@ -130,6 +132,12 @@ export class Pipeline implements ForwardOwner, TunnelOwner {
   beforeResponse(ex: Exchange, headers: ResponseHeaders): void {
     const hooks = this.responseHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].onResponse!(ex, headers);
+  }
+
+  tried(ex: Exchange, report: TryReport): void {
+    ex.retries = report.attempt;
+    const hooks = this.tryHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].onTry!(ex, report);
   }
 
   failed(ex: Exchange, err: Error): void {

@@ -3,18 +3,11 @@
 // Context Level 2 strictly (§3.2 traceparent, §3.3 tracestate): anything malformed is ignored,
 // so the span starts a new trace, and a tracestate that breaks a rule is dropped whole.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { TraceParent } from '../proxy/exchange.js';
+import type { SpanIds } from '../proxy/layer.js';
 
 /** The caller's span, as sidelight continues it. */
-export interface ParentContext {
-  readonly traceId: string;
-  readonly spanId: string;
-  /** W3C trace-flags: 0x01 sampled, 0x02 random trace id (Level 2); other bits are not kept */
-  readonly flags: number;
-  /** undefined when the caller left the sampling decision to us (B3 without a sampled flag) */
-  readonly sampled: boolean | undefined;
-  /** the validated tracestate to pass on, "" when none */
-  readonly traceState: string;
-}
+export type ParentContext = TraceParent;
 
 export const enum B3Encoding {
   None = 0,
@@ -95,7 +88,7 @@ export function parseTracestate(header: string | string[] | undefined): string {
 }
 
 /** B3 single header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]], or a bare sampling state. */
-function parseB3Single(value: string): Omit<ParentContext, 'traceState'> | undefined {
+function parseB3Single(value: string): Omit<ParentContext, 'traceState' | 'remote'> | undefined {
   const parts = value.trim().toLowerCase().split('-');
   if (parts.length < 2 || parts.length > 4) return undefined;
   const traceId = padTraceId(parts[0]);
@@ -106,7 +99,7 @@ function parseB3Single(value: string): Omit<ParentContext, 'traceState'> | undef
   return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled: sampled ?? undefined };
 }
 
-function parseB3Multi(headers: IncomingHttpHeaders): Omit<ParentContext, 'traceState'> | undefined {
+function parseB3Multi(headers: IncomingHttpHeaders): Omit<ParentContext, 'traceState' | 'remote'> | undefined {
   const rawTrace = headers['x-b3-traceid'];
   const rawSpan = headers['x-b3-spanid'];
   if (typeof rawTrace !== 'string' || typeof rawSpan !== 'string') return undefined;
@@ -146,16 +139,16 @@ export function extractParent(headers: IncomingHttpHeaders): ParentContext | und
   const tp = headers.traceparent;
   if (tp !== undefined) {
     const parsed = parseTraceparent(tp);
-    if (parsed) return { ...parsed, sampled: (parsed.flags & SAMPLED) === SAMPLED, traceState: parseTracestate(headers.tracestate) };
+    if (parsed) return { ...parsed, sampled: (parsed.flags & SAMPLED) === SAMPLED, traceState: parseTracestate(headers.tracestate), remote: true };
   }
   const single = headers.b3;
   if (typeof single === 'string') {
     const parsed = parseB3Single(single);
-    if (parsed) return { ...parsed, traceState: '' };
+    if (parsed) return { ...parsed, traceState: '', remote: true };
   }
   if (headers['x-b3-traceid'] !== undefined) {
     const parsed = parseB3Multi(headers);
-    if (parsed) return { ...parsed, traceState: '' };
+    if (parsed) return { ...parsed, traceState: '', remote: true };
   }
   return undefined;
 }
@@ -174,50 +167,19 @@ export function traceparent(traceId: string, spanId: string, flags: number): str
   return `00-${traceId}-${spanId}-${FLAG_TEXT[flags & 3]}`;
 }
 
-/** The context sidelight sends on: its own span, in the caller's trace. */
-export interface OutgoingContext {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly traceFlags: number;
-  readonly traceState: string;
+/** A new span's trace-flags: its own sampling decision, and the parent's other flags (Level 2 "random") carried on. */
+export function spanFlags(sampled: boolean, parent: TraceParent | undefined): number {
+  return (sampled ? SAMPLED : 0) | (parent ? parent.flags & ~SAMPLED : 0);
 }
 
-/** Pushes the context's headers onto a flat [name, value, …] list. */
-export function pushTraceHeaders(out: string[], ctx: OutgoingContext, encoding: B3Encoding): void {
-  out.push('traceparent', traceparent(ctx.traceId, ctx.spanId, ctx.traceFlags));
-  if (ctx.traceState) out.push('tracestate', ctx.traceState);
+/** Pushes the headers that carry `span` to the next hop onto a flat [name, value, …] list. */
+export function pushTraceHeaders(out: string[], span: SpanIds, traceState: string, encoding: B3Encoding): void {
+  out.push('traceparent', traceparent(span.traceId, span.spanId, span.traceFlags));
+  if (traceState) out.push('tracestate', traceState);
+  const sampled = span.traceFlags & SAMPLED ? '1' : '0';
   if (encoding === B3Encoding.Single) {
-    out.push('b3', `${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags & SAMPLED ? '1' : '0'}`);
+    out.push('b3', `${span.traceId}-${span.spanId}-${sampled}`);
   } else if (encoding === B3Encoding.Multi) {
-    out.push('x-b3-traceid', ctx.traceId, 'x-b3-spanid', ctx.spanId, 'x-b3-sampled', ctx.traceFlags & SAMPLED ? '1' : '0');
+    out.push('x-b3-traceid', span.traceId, 'x-b3-spanid', span.spanId, 'x-b3-sampled', sampled);
   }
-}
-
-const OWNED = new Set<string>(TRACE_HEADERS);
-
-type DispatchHeaders = readonly string[] | Record<string, string | string[] | undefined> | Iterable<[string, string | string[] | undefined]> | null | undefined;
-
-/**
- * A copy of an undici header list without trace headers, with this context's instead, as a flat
- * [name, value, …] list (the proxy core always builds that form; the others are accepted too).
- */
-export function replaceTraceHeaders(headers: DispatchHeaders, ctx: OutgoingContext, encoding: B3Encoding): string[] {
-  const out: string[] = [];
-  const keep = (name: string, value: string | string[] | undefined) => {
-    if (value === undefined || OWNED.has(name.toLowerCase())) return;
-    if (Array.isArray(value)) for (const v of value) out.push(name, v);
-    else out.push(name, value);
-  };
-  if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i] as string;
-      if (!OWNED.has(name) && !OWNED.has(name.toLowerCase())) out.push(name, headers[i + 1] as string);
-    }
-  } else if (headers && typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [name, value] of headers as Iterable<[string, string | string[] | undefined]>) keep(name, value);
-  } else if (headers) {
-    for (const name of Object.keys(headers)) keep(name, (headers as Record<string, string | string[] | undefined>)[name]);
-  }
-  pushTraceHeaders(out, ctx, encoding);
-  return out;
 }

@@ -10,6 +10,7 @@
 // memory with a dead collector, and loading it took a third of the start-up time. The bench and
 // README give the measured figures.
 import type { TracingSettings } from '../config/tracing-env.js';
+import type { TraceParent } from '../proxy/exchange.js';
 import { redact } from '../config/tracing-env.js';
 import { VERSION } from '../version.js';
 import type { Logger } from './logger.js';
@@ -22,20 +23,12 @@ import { createSampler, type Sampler } from './spans/sampler.js';
 import type { SpanRecord } from './spans/span-record.js';
 import { ThrottledLog } from './throttled-log.js';
 
-/** The ingress exchange's trace context, as egress calls carrying only its X-Request-ID find it. */
-export interface InflightTrace {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly traceFlags: number;
-  readonly traceState: string;
-}
-
 export interface Tracing {
   readonly settings: TracingSettings;
   /** sampled or not, for a new span in this trace */
   readonly sample: Sampler;
   /** ingress exchanges in flight, by request id, for egress calls that carry only X-Request-ID */
-  readonly inflight: InflightSpans<InflightTrace>;
+  readonly inflight: InflightSpans<TraceParent>;
   /** a finished span, for export */
   record(span: SpanRecord): void;
   /** exports what is queued and stops (the drain) */
@@ -87,7 +80,7 @@ export function startTracing(settings: TracingSettings, maxInflight: number, log
   return {
     settings,
     sample: createSampler(settings.sampler, settings.ratio),
-    inflight: new InflightSpans<InflightTrace>(maxInflight),
+    inflight: new InflightSpans<TraceParent>(maxInflight),
     record: (span) => queue.add(span),
     shutdown: () => queue.shutdown(),
   };

@@ -24,7 +24,8 @@ function record(overrides: Partial<SpanRecord> = {}): SpanRecord {
     attributes: [ATTR.method, 'GET', ATTR.status, 200, ATTR.urlPath, '/api/items/42'],
     ...overrides,
   };
-  return new SpanRecord(r.traceId, r.spanId, r.parentSpanId, r.traceState, r.flags, r.parentRemote, r.kind, r.name, r.startMs, r.endMs, r.error, r.attributes);
+  const parent = r.parentSpanId ? { traceId: r.traceId, spanId: r.parentSpanId, flags: 0, sampled: undefined, traceState: r.traceState, remote: r.parentRemote } : undefined;
+  return new SpanRecord({ traceId: r.traceId, spanId: r.spanId, traceFlags: r.flags }, parent, r.kind, r.name, r.startMs, r.endMs, r.error, r.attributes);
 }
 
 /** the nanoseconds a double number of epoch milliseconds stands for, computed exactly */

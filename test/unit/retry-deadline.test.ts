@@ -7,8 +7,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryBudget } from '../../src/egress/retry-budget.js';
 import { retryInterceptor, type RetryOptions } from '../../src/egress/dispatch/retry.js';
-import type { Exchange } from '../../src/proxy/exchange.js';
-import type { ProxyDispatchOptions } from '../../src/proxy/layer.js';
+import { ForwardedRequest, TryContext, type ProxyDispatchOptions } from '../../src/proxy/layer.js';
 
 let server: Server;
 let origin: string;
@@ -32,7 +31,7 @@ function run(options: Partial<RetryOptions>, deadlineInMs: number): Promise<{ st
   const dispatcher = pool.compose(
     retryInterceptor({ upstream: 'test', attempts: 2, backoff: 1000, maxBackoff: 1000, maxBodyBytes: 1024, random: () => 0.5, ...options }, budget, []),
   );
-  const exchange = { deadline: performance.now() + deadlineInMs } as Exchange;
+  const request = new ForwardedRequest('id', performance.now() + deadlineInMs, undefined, 0, undefined as never, { tried: () => {} });
   return new Promise((resolve, reject) => {
     let status = 0;
     // onRequestStart marks it as a new-API handler for undici's compose
@@ -49,7 +48,7 @@ function run(options: Partial<RetryOptions>, deadlineInMs: number): Promise<{ st
         reject(err);
       },
     };
-    const opts: ProxyDispatchOptions = { origin, path: '/', method: 'GET', headers: [], exchange };
+    const opts: ProxyDispatchOptions = { origin, path: '/', method: 'GET', headers: [], context: new TryContext(request, 0, undefined) };
     dispatcher.dispatch(opts, handler);
   });
 }

@@ -1,7 +1,7 @@
 // Trace context parsing and header rewriting, without sockets: each rule of W3C Trace Context
 // (§3.2 traceparent, §3.3 tracestate) that the W3C test suite checks at STRICT_LEVEL=2, and B3.
 import { describe, expect, it } from 'vitest';
-import { B3Encoding, extractParent, parseTraceparent, parseTracestate, replaceTraceHeaders, traceparent } from '../../src/telemetry/trace-context.js';
+import { B3Encoding, extractParent, parseTraceparent, parseTracestate, pushTraceHeaders, spanFlags, traceparent } from '../../src/telemetry/trace-context.js';
 
 const tid = '0af7651916cd43dd8448eb211c80319c';
 const sid = 'b7ad6b7169203331';
@@ -122,7 +122,7 @@ describe('tracestate', () => {
 
 describe('extractParent', () => {
   it('reads W3C first (with its tracestate), then B3 single, then B3 multi', () => {
-    expect(extractParent({ traceparent: `00-${tid}-${sid}-01`, tracestate: 'vendor=x' })).toEqual({ traceId: tid, spanId: sid, flags: 1, sampled: true, traceState: 'vendor=x' });
+    expect(extractParent({ traceparent: `00-${tid}-${sid}-01`, tracestate: 'vendor=x' })).toEqual({ traceId: tid, spanId: sid, flags: 1, sampled: true, traceState: 'vendor=x', remote: true });
     expect(extractParent({ b3: `${tid}-${sid}-1` })).toMatchObject({ traceId: tid, spanId: sid, sampled: true });
     expect(extractParent({ 'x-b3-traceid': tid, 'x-b3-spanid': sid, 'x-b3-sampled': '0' })).toMatchObject({ traceId: tid, spanId: sid, sampled: false, flags: 0 });
     // An invalid traceparent falls back to B3 when present.
@@ -149,26 +149,27 @@ describe('extractParent', () => {
   });
 });
 
-describe('replaceTraceHeaders', () => {
-  const ctx = { traceId: tid, spanId: '00f067aa0ba902b7', traceFlags: 1, traceState: '' };
+describe('pushTraceHeaders', () => {
+  const span = { traceId: tid, spanId: '00f067aa0ba902b7', traceFlags: 1 };
 
-  it("drops the app's trace headers and writes the span's, keeping everything else", () => {
-    const out = replaceTraceHeaders(['accept', '*/*', 'traceparent', `00-${tid}-${sid}-01`, 'X-B3-SpanId', sid, 'b3', 'x'], ctx, B3Encoding.Single);
-    expect(out).toEqual(['accept', '*/*', 'traceparent', traceparent(tid, ctx.spanId, 1), 'b3', `${tid}-00f067aa0ba902b7-1`]);
+  it("writes the span's traceparent, the tracestate carried on, and B3 in the caller's encoding", () => {
+    const out = ['accept', '*/*'];
+    pushTraceHeaders(out, span, 'k=v', B3Encoding.Single);
+    expect(out).toEqual(['accept', '*/*', 'traceparent', traceparent(tid, span.spanId, 1), 'tracestate', 'k=v', 'b3', `${tid}-00f067aa0ba902b7-1`]);
   });
 
-  it('accepts the object form of undici headers and carries tracestate', () => {
-    expect(replaceTraceHeaders({ accept: 'a', traceparent: 'old', tracestate: 'old=1', multi: ['1', '2'] }, { ...ctx, traceState: 'k=v' }, B3Encoding.None)).toEqual([
-      'accept',
-      'a',
-      'multi',
-      '1',
-      'multi',
-      '2',
-      'traceparent',
-      traceparent(tid, ctx.spanId, 1),
-      'tracestate',
-      'k=v',
-    ]);
+  it('writes B3 multi with the sampled flag, and no tracestate when there is none', () => {
+    const out: string[] = [];
+    pushTraceHeaders(out, { ...span, traceFlags: 2 }, '', B3Encoding.Multi);
+    expect(out).toEqual(['traceparent', traceparent(tid, span.spanId, 2), 'x-b3-traceid', tid, 'x-b3-spanid', span.spanId, 'x-b3-sampled', '0']);
+  });
+});
+
+describe('spanFlags', () => {
+  it("is the span's own sampled bit plus the parent's other flags", () => {
+    const parent = { traceId: tid, spanId: sid, flags: 3, sampled: true, traceState: '', remote: true };
+    expect(spanFlags(false, parent)).toBe(2);
+    expect(spanFlags(true, { ...parent, flags: 0 })).toBe(1);
+    expect(spanFlags(true, undefined)).toBe(1);
   });
 });

@@ -4,8 +4,8 @@
 // Compose it outside the breaker and bulkhead so their local refusals are counted too.
 import type { Dispatcher } from 'undici';
 import { ClientAbortedError, classify } from '../../errors.js';
-import type { Exchange } from '../../proxy/exchange.js';
-import type { ProxyDispatchOptions, TryInterceptorFactory } from '../../proxy/layer.js';
+import type { ProxyDispatchOptions, SpanIds, TryInterceptorFactory } from '../../proxy/layer.js';
+import { SAMPLED } from '../../telemetry/trace-context.js';
 import type { HistogramSeries, ValueSeries } from '../../telemetry/metric-family.js';
 import { METHODS, errorTypeIndex, errorTypeLabel, methodIndex, seriesKey, statusIndex, statusLabel } from '../../telemetry/labels.js';
 import type { Metrics } from '../../telemetry/metrics.js';
@@ -23,7 +23,7 @@ class UpstreamTries {
     this.active = metrics.clientActiveFor(upstream);
   }
 
-  record(method: number, status: number, errorType: string | undefined, seconds: number, ex: Exchange | undefined): void {
+  record(method: number, status: number, errorType: string | undefined, seconds: number, span: SpanIds | undefined): void {
     this.active.value--;
     const e = errorTypeIndex(errorType);
     const key = seriesKey(method, status, e);
@@ -32,7 +32,7 @@ class UpstreamTries {
       series = this.metrics.clientDuration.child([this.upstream, METHODS[method], statusLabel(status), errorTypeLabel(e)]);
       if (!series.overflow) this.cache.set(key, series);
     }
-    if (ex !== undefined && ex.traceSampled && ex.traceId) series.observeWithTrace(seconds, ex.traceId);
+    if (span !== undefined && (span.traceFlags & SAMPLED) !== 0) series.observeWithTrace(seconds, span.traceId);
     else series.observe(seconds);
   }
 }
@@ -45,7 +45,8 @@ class TryMetricsHandler extends TryOutcomeHandler {
     handler: Dispatcher.DispatchHandler,
     private readonly tries: UpstreamTries,
     private readonly method: number,
-    private readonly ex: Exchange | undefined,
+    /** the try's own span, for the exemplar */
+    private readonly span: SpanIds | undefined,
   ) {
     super(handler);
   }
@@ -60,7 +61,7 @@ class TryMetricsHandler extends TryOutcomeHandler {
       : this.status >= 500
         ? statusLabel(statusIndex(this.status))
         : undefined;
-    this.tries.record(this.method, statusIndex(this.status), errorType, (performance.now() - this.startedAt) / 1000, this.ex);
+    this.tries.record(this.method, statusIndex(this.status), errorType, (performance.now() - this.startedAt) / 1000, this.span);
   }
 }
 
@@ -70,7 +71,7 @@ export function clientMetricsInterceptor(metrics: Metrics): TryInterceptorFactor
     const tries = new UpstreamTries(metrics, upstream);
     return (dispatch) => (opts, handler) => {
       const method = methodIndex(opts.method);
-      const wrapped = new TryMetricsHandler(handler, tries, method, (opts as ProxyDispatchOptions).exchange);
+      const wrapped = new TryMetricsHandler(handler, tries, method, (opts as ProxyDispatchOptions).context?.span);
       tries.active.value++;
       try {
         return dispatch(opts, wrapped);

@@ -16,7 +16,7 @@ import type { RetryBudget } from '../retry-budget.js';
 import { ClientAbortedError, LocalFailure, TryTimeoutError, UpstreamTimeoutError } from '../../errors.js';
 import { errorCodes, socketFailureKind } from '../../net/socket-errors.js';
 import { dispatchHeader, retryableMethod } from '../../proxy/idempotency.js';
-import type { ProxyDispatchOptions, ResponseHeaders } from '../../proxy/layer.js';
+import { TryContext, type ProxyDispatchOptions, type ResponseHeaders } from '../../proxy/layer.js';
 
 type Controller = Dispatcher.DispatchController;
 type Handler = Dispatcher.DispatchHandler;
@@ -125,7 +125,13 @@ class RetryingRequest implements Controller {
     if (this.finished) return true;
     this.current = undefined;
     // Each try gets the per-try limit (try-timeout.ts); the in-flight registry ends the whole request.
-    const opts: ProxyDispatchOptions = { ...this.opts, body: this.body, attempt: this.attempt };
+    const context = this.opts.context;
+    let tryContext = context;
+    if (context !== undefined && this.attempt > 0) {
+      tryContext = new TryContext(context.request, this.attempt, undefined);
+      context.request.report(tryContext);
+    }
+    const opts: ProxyDispatchOptions = { ...this.opts, body: this.body, context: tryContext };
     try {
       return this.dispatch(opts, new TryHandler(this));
     } catch (err) {
@@ -134,10 +140,10 @@ class RetryingRequest implements Controller {
     }
   }
 
-  /** ms left of the whole request (the in-flight registry's deadline) */
+  /** ms left of the whole request (its deadline, retries included) */
   remaining(): number {
-    const ex = this.opts.exchange;
-    return ex && ex.deadline > 0 ? ex.deadline - performance.now() : Infinity;
+    const deadline = this.opts.context?.request.deadline ?? 0;
+    return deadline > 0 ? deadline - performance.now() : Infinity;
   }
 
   /**
@@ -153,7 +159,6 @@ class RetryingRequest implements Controller {
       return undefined;
     }
     for (const o of this.observers) o.retried(this.options.upstream, reason);
-    if (this.opts.exchange) this.opts.exchange.retries++;
     return delay;
   }
 

@@ -1,6 +1,8 @@
 // A finished span, in the one fixed shape sidelight exports: written once when the exchange (or
 // the try) is over, from data it already holds, then queued for export. No span object lives
 // through the request: while a request is in flight, its ids sit on the Exchange record.
+import type { TraceParent } from '../../proxy/exchange.js';
+import type { SpanIds } from '../../proxy/layer.js';
 
 /** OTLP's SpanKind values */
 export const enum SpanKind {
@@ -28,17 +30,20 @@ export class AttributeKey {
 export type AttributeValue = string | number;
 
 export class SpanRecord {
+  readonly traceId: string;
+  readonly spanId: string;
+  /** W3C trace-flags of this span */
+  readonly flags: number;
+  /** "" for a root span */
+  readonly parentSpanId: string;
+  /** the W3C tracestate carried on, "" when none */
+  readonly traceState: string;
+  /** the parent came from another process (a header), not from this sidecar */
+  readonly parentRemote: boolean;
+
   constructor(
-    readonly traceId: string,
-    readonly spanId: string,
-    /** "" for a root span */
-    readonly parentSpanId: string,
-    /** the W3C tracestate carried on, "" when none */
-    readonly traceState: string,
-    /** W3C trace-flags of this span */
-    readonly flags: number,
-    /** the parent came from another process (a header), not from this sidecar */
-    readonly parentRemote: boolean,
+    span: SpanIds,
+    parent: TraceParent | undefined,
     readonly kind: SpanKind,
     readonly name: string,
     /** milliseconds since the Unix epoch, sub-millisecond precision */
@@ -48,7 +53,14 @@ export class SpanRecord {
     readonly error: boolean,
     /** flat [key, value, key, value, …] */
     readonly attributes: Array<AttributeKey | AttributeValue>,
-  ) {}
+  ) {
+    this.traceId = span.traceId;
+    this.spanId = span.spanId;
+    this.flags = span.traceFlags;
+    this.parentSpanId = parent?.spanId ?? '';
+    this.traceState = parent?.traceState ?? '';
+    this.parentRemote = parent?.remote ?? false;
+  }
 }
 
 /** performance.now() as milliseconds since the Unix epoch */
