@@ -43,6 +43,9 @@ import { TapHub } from './tap/hub.js';
 import type { LogSink } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { TunnelMetrics } from './egress/tunnel-metrics.js';
+import { egressMetrics } from './egress/egress-metrics.js';
+import { watchLifecycle } from './lifecycle/lifecycle-metrics.js';
+import { watchTap } from './tap/tap-metrics.js';
 import { startTracing } from './telemetry/tracing.js';
 import { VERSION } from './version.js';
 
@@ -67,6 +70,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const tap = new TapHub(config.admin.tap);
   const tapLayers = config.admin.tap.maxClients > 0 ? [tapLayer(tap, config.logging)] : [];
   const metrics = config.metrics.enabled ? new Metrics({ maxSeries: config.metrics.maxSeries }) : undefined;
+  const resilienceMetrics = metrics ? egressMetrics(metrics) : undefined;
   // undefined when tracing is off: then no span work at all, and traceparent passes through untouched.
   const tracing = startTracing(config.spans, config.limits.maxInflight, logger, {
     spansExported: (n) => metrics?.countExportedSpans(n),
@@ -101,7 +105,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   // (maxInflight, breaker) → pool (src/egress/upstream-target.ts), so retries and local refusals are tries too.
   const upstreamHooks: UpstreamHooks = {
     tryInterceptors: [...(metrics ? [clientMetricsInterceptor(metrics)] : []), ...(tracing ? [clientTracingInterceptor(tracing)] : [])],
-    observers: metrics ? [metrics] : [],
+    observers: resilienceMetrics ? [resilienceMetrics] : [],
     connectionObservers: metrics ? [metrics] : [],
   };
   const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes));
@@ -170,6 +174,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   addTapRoute(admin, tap);
   const stats = new LiveStats({
     metrics,
+    retries: resilienceMetrics?.retries,
     listeners: [
       { name: 'ingress', inflight: ingressInflight },
       { name: 'egress', inflight: egressInflight },
@@ -181,12 +186,13 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   addStatsRoute(admin, stats);
   addPageRoute(admin);
   if (metrics) {
-    metrics.watchTap(tap);
+    watchTap(metrics, tap);
     addMetricsRoute(admin, metrics);
-    metrics.watchLifecycle({ ready: () => readiness.report().ready, drain, drainTimeoutMs: config.drain.timeout });
+    watchLifecycle(metrics, { ready: () => readiness.report().ready, drain, drainTimeoutMs: config.drain.timeout });
     metrics.watchPool('app', app.pool);
     config.egress.upstreams.forEach((u, i) => {
-      metrics.declareUpstream(u.name);
+      resilienceMetrics!.declareUpstream(u.name);
+      metrics.clientActiveFor(u.name);
       tunnelMetrics?.declare(u.name);
       metrics.watchPool(u.name, upstreamTargets[i].pool, u.connections);
     });

@@ -3,7 +3,7 @@
 // Prometheus itself does.
 import type { IncomingMessage } from 'node:http';
 import type { Format } from '../telemetry/metric-family.js';
-import { CONTENT_TYPE, type Metrics } from '../telemetry/metrics.js';
+import { CONTENT_TYPE, type MetricRegistry } from '../telemetry/metric-registry.js';
 import type { AdminRouter } from './server.js';
 
 export function negotiateFormat(req: IncomingMessage): Format {
@@ -18,7 +18,7 @@ export function negotiateFormat(req: IncomingMessage): Format {
   return 'text';
 }
 
-export function addMetricsRoute(router: AdminRouter, metrics: Metrics): void {
+export function addMetricsRoute(router: AdminRouter, metrics: MetricRegistry): void {
   router.get('/metrics', async (req, res) => {
     const format = negotiateFormat(req);
     const body = await metrics.render(format);

@@ -3,8 +3,10 @@
 // them. Bytes are read from the live tunnels' sockets at scrape time, so a long tunnel shows its
 // traffic as it flows and the data path pays nothing per chunk. Labels are fixed small sets.
 import type { Tunnel, TunnelObserver } from './tunnel.js';
-import { HistogramFamily, ValueFamily, type HistogramSeries, type ValueSeries } from '../telemetry/metric-family.js';
-import { DURATION_BUCKETS, type Metrics } from '../telemetry/metrics.js';
+import type { HistogramFamily, HistogramSeries, ValueFamily, ValueSeries } from '../telemetry/metric-family.js';
+import type { MetricRegistry } from '../telemetry/metric-registry.js';
+import { DURATION_BUCKETS } from '../telemetry/metrics.js';
+
 /** tunnel lifetimes, seconds: from one short call to a keep-alive connection held for an hour */
 const LIFETIME_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 1800, 3600];
 
@@ -47,49 +49,36 @@ export class TunnelMetrics implements TunnelObserver {
   readonly connectDuration: HistogramFamily;
   readonly duration: HistogramFamily;
   readonly closed: ValueFamily;
-  readonly families: ReadonlyArray<ValueFamily | HistogramFamily>;
   private readonly upstreams = new Map<string, UpstreamTunnels>();
 
-  /** Adds the tunnel families to `metrics`: rendered on /metrics with the others. */
-  constructor(metrics: Metrics) {
-    const maxSeries = metrics.boundedSeries;
-    const sink = metrics;
-    this.opened = new ValueFamily(
-      'counter',
+  /** Registers the tunnel families: rendered on /metrics with the others. */
+  constructor(registry: MetricRegistry) {
+    this.opened = registry.counter(
       'sidelight_egress_tunnels_total',
       'CONNECT tunnels to an upstream, by how the open went: established, or why not (connection_refused, timeout, circuit_open, overloaded, …).',
       ['upstream', 'outcome'],
-      maxSeries,
-      sink,
     );
-    this.active = new ValueFamily('gauge', 'sidelight_egress_tunnels_active', 'CONNECT tunnels open now, per upstream.', ['upstream'], maxSeries, sink);
-    this.bytes = new ValueFamily(
-      'counter',
+    this.active = registry.gauge('sidelight_egress_tunnels_active', 'CONNECT tunnels open now, per upstream.', ['upstream']);
+    this.bytes = registry.counter(
       'sidelight_egress_tunnel_bytes_total',
       'Bytes through CONNECT tunnels: sent (app to upstream) and received (upstream to app), open tunnels included.',
       ['upstream', 'direction'],
-      maxSeries,
-      sink,
     );
-    this.connectDuration = new HistogramFamily(
+    // Labelled by configured upstreams only: the config bounds them.
+    this.connectDuration = registry.histogram(
       'sidelight_egress_tunnel_connect_duration_seconds',
       "Time to connect a tunnel to the upstream's address, seconds; failed connects included.",
       ['upstream'],
       DURATION_BUCKETS,
-      maxSeries,
-      sink,
+      registry.boundedSeries,
     );
-    this.duration = new HistogramFamily('sidelight_egress_tunnel_duration_seconds', 'Lifetime of established CONNECT tunnels, seconds.', ['upstream'], LIFETIME_BUCKETS, maxSeries, sink);
-    this.closed = new ValueFamily(
-      'counter',
+    this.duration = registry.histogram('sidelight_egress_tunnel_duration_seconds', 'Lifetime of established CONNECT tunnels, seconds.', ['upstream'], LIFETIME_BUCKETS, registry.boundedSeries);
+    this.closed = registry.counter(
       'sidelight_egress_tunnels_closed_total',
       'Established CONNECT tunnels that ended, by what ended them: client, upstream, idle_timeout (egress.tunnels.idleTimeout) or shutdown (drain.timeout).',
       ['upstream', 'reason'],
-      maxSeries,
-      sink,
     );
-    this.families = [this.opened, this.active, this.bytes, this.connectDuration, this.duration, this.closed];
-    metrics.adopt(this.families, () => this.read());
+    registry.onScrape(() => this.read());
   }
 
   /** every upstream's series at 0 from the start, so rate() has a baseline */

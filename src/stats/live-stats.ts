@@ -3,7 +3,7 @@
 // own baseline. Nothing here runs per request: once a second the duration histograms that the
 // metrics already keep are summed per row and sampled (src/stats/sampled-row.ts), so memory is
 // bounded by the rows, and the rows by metrics.maxSeries.
-import type { HistogramFamily, HistogramSeries } from '../telemetry/metric-family.js';
+import type { HistogramFamily, HistogramSeries, ValueFamily } from '../telemetry/metric-family.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { Baseline, BASELINE_INTERVAL_S } from './baseline.js';
 import { MAX_WINDOW_SECONDS, quantile, SampledRow, type RowCounters, type WindowCounts } from './sampled-row.js';
@@ -21,6 +21,8 @@ export interface UpstreamView {
 export interface LiveStatsSources {
   /** undefined when metrics.enabled is false: then only in-flight and breaker states are known */
   metrics: Metrics | undefined;
+  /** sidelight_upstream_retries_total, by upstream and reason */
+  retries: ValueFamily | undefined;
   listeners: ReadonlyArray<{ name: string; inflight: { readonly count: number } }>;
   upstreams: readonly UpstreamView[];
   draining(): boolean;
@@ -62,7 +64,7 @@ interface Row {
   baseline: Baseline;
 }
 
-/** how a label set adds to its row: label index of the row key and of error_type */
+/** how a label set adds to its row: the index of the label that names the row, and of error_type */
 interface Source {
   family: HistogramFamily;
   keyLabel: number;
@@ -81,8 +83,8 @@ export class LiveStats {
   constructor(private readonly sources: LiveStatsSources) {
     const m = sources.metrics;
     if (m) {
-      this.routes = { family: m.serverDuration, keyLabel: 2, errorLabel: 3, rows: new Map() };
-      this.upstreamRows = { family: m.clientDuration, keyLabel: 0, errorLabel: 3, rows: new Map() };
+      this.routes = source(m.serverDuration, 'http_route');
+      this.upstreamRows = source(m.clientDuration, 'upstream');
       this.sample();
       this.timer = setInterval(() => this.sample(), 1000);
       this.timer.unref();
@@ -97,7 +99,7 @@ export class LiveStats {
   sample(): void {
     if (!this.routes || !this.upstreamRows) return;
     const retries = new Map<string, number>();
-    this.sources.metrics!.retries.forEachSeries((values, s) => {
+    this.sources.retries?.forEachSeries((values, s) => {
       const upstream = values?.[0] ?? OVERFLOW_ROW;
       retries.set(upstream, (retries.get(upstream) ?? 0) + s.value);
     });
@@ -163,6 +165,10 @@ export class LiveStats {
     }
     return row;
   }
+}
+
+function source(family: HistogramFamily, rowLabel: string): Source {
+  return { family, keyLabel: family.labelNames.indexOf(rowLabel), errorLabel: family.labelNames.indexOf('error_type'), rows: new Map() };
 }
 
 function windowView(w: WindowCounts, source: Source): StatsWindow {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HistogramFamily, ValueFamily } from '../../src/telemetry/metric-family.js';
+import { egressMetrics } from '../../src/egress/egress-metrics.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { negotiateFormat } from '../../src/admin/metrics-route.js';
 import { parseExposition, find } from '../helpers/prometheus.js';
@@ -78,13 +79,14 @@ describe('value family', () => {
 describe('sidelight metrics', () => {
   it('records breaker, retry and bulkhead events from the egress observer', async () => {
     const m = new Metrics({ maxSeries: 100 });
-    m.declareUpstream('stripe');
-    m.breakerStateChanged('stripe', 'open');
-    m.breakerRejected('stripe');
-    m.breakerStateChanged('stripe', 'half_open');
-    m.retried('stripe', 'status_503');
-    m.bulkheadRejected('stripe');
-    m.retryBudgetExhausted('stripe');
+    const egress = egressMetrics(m);
+    egress.declareUpstream('stripe');
+    egress.breakerStateChanged('stripe', 'open');
+    egress.breakerRejected('stripe');
+    egress.breakerStateChanged('stripe', 'half_open');
+    egress.retried('stripe', 'status_503');
+    egress.bulkheadRejected('stripe');
+    egress.retryBudgetExhausted('stripe');
     const samples = parseExposition(await m.render('text'));
     const v = (name: string, labels: Record<string, string>) => find(samples, name, labels)[0]?.value;
     expect(v('sidelight_circuit_breaker_state', { upstream: 'stripe' })).toBe(2);
