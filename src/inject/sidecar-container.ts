@@ -99,8 +99,8 @@ export function sidecarContainer(options: SidecarOptions): Json {
     // /ready includes the app's own readiness check, so the pod is Ready only when both are.
     readinessProbe: httpProbe(PROBE_PATHS.readiness, { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
     livenessProbe: httpProbe(PROBE_PATHS.liveness, { periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
-    // From bench/RESULTS.md (default config): ~59 MB idle and ~130 MB RSS under saturating load
-    // on one core, ~110 µs of CPU per request (0.1 CPU at 1000 req/s). The request covers the
+    // From bench/RESULTS.md (default config: idle RSS, RSS under saturating load on one core, CPU
+    // per request; test/deploy/manifests.test.ts ties the request to them). The request covers the
     // loaded figure, so the scheduler reserves what a busy pod uses; the limit leaves room for
     // bursts and the bounded buffers (queues, replay bodies) all full at once.
     resources: {

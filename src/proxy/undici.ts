@@ -1,7 +1,8 @@
 // The parts of undici sidelight uses, loaded one by one. undici's index loads every dispatcher,
 // the mock agents, fetch and its cookie code (which pulls in Node's own bundled undici): measured
-// +110 ms start-up and +8 MB RSS for code the sidecar never runs. undici 7 has no exports map,
-// so its lib/ files are reachable; their types come from src/types/undici-lib.d.ts.
+// start-up time and RSS for code the sidecar never runs. undici 7 has no exports map, so its lib/
+// files are reachable; their types come from src/types/undici-lib.d.ts. A minor release may move
+// them, so package.json pins undici exactly.
 import type * as undici from 'undici';
 import apiRequest from 'undici/lib/api/api-request.js';
 import buildConnector from 'undici/lib/core/connect.js';

@@ -21,8 +21,8 @@ export class InflightSpans<T> {
     if (this.byRequestId.get(requestId) !== entry) return;
     // Cleared before the delete: V8's Map (Node 20) keeps a deleted entry's value reachable until
     // the table is rehashed, so every finished exchange survived young-generation collections and
-    // was promoted: +2.5 MB of old space per scavenge and 13 µs of GC per request under load, by
-    // --trace-gc and CPU profile, whether or not the span was sampled.
+    // was promoted into old space, costing GC time per request under load (--trace-gc and a CPU
+    // profile show it), whether or not the span was sampled.
     this.byRequestId.set(requestId, undefined);
     this.byRequestId.delete(requestId);
   }

@@ -24,7 +24,6 @@ import type { SpanRecord } from './spans/span-record.js';
 import { ThrottledLog } from './throttled-log.js';
 
 export interface Tracing {
-  readonly settings: TracingSettings;
   /** sampled or not, for a new span in this trace */
   readonly sample: Sampler;
   /** ingress exchanges in flight, by request id, for egress calls that carry only X-Request-ID */
@@ -78,7 +77,6 @@ export function startTracing(settings: TracingSettings, maxInflight: number, log
   );
   logger.info({ msg: 'tracing on', exporter: settings.exporter, sampler: settings.sampler, ratio: settings.ratio, endpoint });
   return {
-    settings,
     sample: createSampler(settings.sampler, settings.ratio),
     inflight: new InflightSpans<TraceParent>(maxInflight),
     record: (span) => queue.add(span),
