@@ -104,7 +104,19 @@ export class UpstreamBreaker {
     if (this.isCurrentTrial(admission)) this.trial = 0;
   }
 
-  /** seconds until the half-open trial: the Retry-After of a circuit_open answer */
+  /**
+   * What a refused try is answered: why, and a Retry-After of the seconds until the next trial.
+   * A circuit held open by an operator has no next trial, so it promises no time.
+   */
+  refusal(): { message: string; headers?: string[] } {
+    const name = this.upstream;
+    if (this.forced) return { message: `circuit breaker for ${name} was opened by an operator (POST /circuit-breakers/${name}/close to close it)` };
+    if (this.current === 'half_open') return { message: `circuit breaker for ${name} is half-open: its one trial is in flight`, headers: ['retry-after', '1'] };
+    const seconds = this.retryAfterSeconds();
+    return { message: `circuit breaker for ${name} is open; next trial in ${seconds}s`, headers: ['retry-after', String(seconds)] };
+  }
+
+  /** seconds until the half-open trial (1 while it is in flight; resetTimeout while held open) */
   retryAfterSeconds(): number {
     if (this.forced) return Math.max(1, Math.ceil(this.options.resetTimeout / 1000));
     if (this.current === 'half_open') return 1;

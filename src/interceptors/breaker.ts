@@ -1,8 +1,8 @@
 // The circuit breaker (src/egress/circuit-breaker.ts) as an undici interceptor around each try.
 // Failure = transport error, timeout, or a status in failureStatuses (all 5xx by default); 4xx
 // are the caller's problem and count as successes. While open, a try fails at once with 503
-// circuit_open and Retry-After = seconds until the half-open trial, and no connection is
-// attempted.
+// circuit_open (and Retry-After = seconds until the half-open trial, unless an operator holds
+// it open), and no connection is attempted.
 import type { Dispatcher } from 'undici';
 import { REFUSED, type UpstreamBreaker } from '../egress/circuit-breaker.js';
 import type { EgressObserver } from '../egress/observer.js';
@@ -48,14 +48,7 @@ export function breakerInterceptor(breaker: UpstreamBreaker, observers: readonly
       }
     }
     for (const o of observers) o.breakerRejected(breaker.upstream);
-    const seconds = breaker.retryAfterSeconds();
-    failTry(handler, {
-      status: 503,
-      code: 'circuit_open',
-      errorType: 'circuit_open',
-      message: `circuit breaker for ${breaker.upstream} is open; next trial in ${seconds}s`,
-      headers: ['retry-after', String(seconds)],
-    });
+    failTry(handler, { status: 503, code: 'circuit_open', errorType: 'circuit_open', ...breaker.refusal() });
     return true;
   };
 }

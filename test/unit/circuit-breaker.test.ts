@@ -130,6 +130,24 @@ describe('UpstreamBreaker through a wall-clock step', () => {
   });
 });
 
+describe('UpstreamBreaker refusals', () => {
+  it('promise a trial time only when one is due: none while an operator holds the circuit open', () => {
+    const now = { t: 7_000_000 };
+    const { b } = breaker(now);
+    fail(b, 10);
+    now.t += 1_200;
+    expect(b.refusal()).toEqual({ message: 'circuit breaker for api is open; next trial in 2s', headers: ['retry-after', '2'] });
+    now.t += 1_800;
+    const trial = b.admit();
+    expect(b.refusal()).toEqual({ message: 'circuit breaker for api is half-open: its one trial is in flight', headers: ['retry-after', '1'] });
+    b.forceOpen();
+    b.failed(trial, 'timeout');
+    expect(b.refusal()).toEqual({ message: 'circuit breaker for api was opened by an operator (POST /circuit-breakers/api/close to close it)' });
+    expect(b.stats().nextTrialAt).toBeUndefined();
+    b.shutdown();
+  });
+});
+
 describe('RollingWindow', () => {
   it('advances lazily and drops whole buckets as they leave the window', () => {
     const now = { t: 0 };
