@@ -63,8 +63,10 @@ export function parseTraceparent(header: string | string[] | undefined): { trace
 const TRACESTATE_KEY = /^[a-z0-9][a-z0-9_\-*/@]{0,255}$/;
 const TRACESTATE_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 const MAX_MEMBERS = 32;
-/** Level 2 §3.3.1.5: at least 512 characters must be propagated; longer lists are dropped whole */
+/** §3.3.1.5: at least 512 characters are propagated; a longer list is cut to fit, whole members at a time */
 const MAX_LENGTH = 512;
+/** §3.3.1.5: members longer than this are the first to go when the list is cut */
+const LONG_MEMBER = 128;
 
 /**
  * The tracestate list to pass on, or "" when there is none or any member breaks a rule (then
@@ -91,7 +93,24 @@ export function parseTracestate(header: string | string[] | undefined): string {
     if (members.push(member) > MAX_MEMBERS) return '';
   }
   const list = members.join(',');
-  return list.length <= MAX_LENGTH ? list : '';
+  return list.length <= MAX_LENGTH ? list : cutToFit(members, list.length);
+}
+
+/**
+ * §3.3.1.5's truncation: whole members are removed, the longest of those over 128 characters
+ * first, then from the end, until the list fits in 512 characters.
+ */
+function cutToFit(members: string[], length: number): string {
+  while (length > MAX_LENGTH) {
+    let drop = -1;
+    for (let i = 0; i < members.length; i++) {
+      if (members[i].length > LONG_MEMBER && (drop < 0 || members[i].length >= members[drop].length)) drop = i;
+    }
+    if (drop < 0) drop = members.length - 1;
+    length -= members[drop].length + 1;
+    members.splice(drop, 1);
+  }
+  return members.join(',');
 }
 
 /** B3 single header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]], or a bare sampling state. */

@@ -113,10 +113,44 @@ describe('tracestate', () => {
     expect(parseTracestate(['foo=1', 'foo=2'])).toBe('foo=1');
   });
 
-  it('drops a list longer than 512 characters rather than cutting it', () => {
-    const long = Array.from({ length: 6 }, (_, i) => `k${i}=${'v'.repeat(100)}`).join(',');
-    expect(long.length).toBeGreaterThan(512);
-    expect(parseTracestate(long)).toBe('');
+  describe('over 512 characters: cut to fit, whole members at a time (§3.3.1.5)', () => {
+    /** a member of exactly `length` characters (a value holds at most 256) */
+    const member = (key: string, length: number) => `${key}=${'v'.repeat(length - key.length - 1)}`;
+
+    it('keeps a list of exactly 512 characters as it is', () => {
+      const list = [member('rojo', 200), member('congo', 200), member('k', 110)].join(',');
+      expect(list.length).toBe(512);
+      expect(parseTracestate(list)).toBe(list);
+    });
+
+    it('removes members from the end when none is over 128 characters', () => {
+      const members = Array.from({ length: 6 }, (_, i) => member(`k${i}`, 101));
+      expect(parseTracestate(members.join(','))).toBe(members.slice(0, 5).join(','));
+      expect(parseTracestate(['rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', ...members].join(','))).toBe(['rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', ...members.slice(0, 4)].join(','));
+    });
+
+    it('removes the longest member over 128 characters first, and only as many as it takes', () => {
+      const list = ['rojo=00f067aa0ba902b7', member('big', 250), 'congo=t61rcWkgMzE', member('mid', 200), member('small', 129), member('tail', 100)];
+      // 21 + 250 + 17 + 200 + 129 + 100 + 5 commas = 722: without the 250, 472 fits.
+      expect(parseTracestate(list.join(','))).toBe([list[0], list[2], list[3], list[4], list[5]].join(','));
+    });
+
+    it('then goes on from the end once no long member is left', () => {
+      const list = ['rojo=00f067aa0ba902b7', member('big', 250), member('a', 120), member('b', 120), member('c', 120), member('d', 120), 'congo=t61rcWkgMzE'];
+      // without the 250: 21 + 4 × 120 + 17 + 5 commas = 523, still over, so congo goes; 505 fits.
+      expect(parseTracestate(list.join(','))).toBe(list.slice(0, 1).concat(list.slice(2, 6)).join(','));
+    });
+
+    it('of equally long members, removes the later one', () => {
+      const list = [member('first', 200), member('second', 200), member('third', 200)];
+      expect(parseTracestate(list.join(','))).toBe(list.slice(0, 2).join(','));
+    });
+
+    it('leaves nothing of a single member longer than 512 characters', () => {
+      const key = 'k'.repeat(256);
+      expect(parseTracestate(`${key}=${'v'.repeat(256)}`)).toBe('');
+      expect(parseTracestate(`${key}=${'v'.repeat(256)},rojo=00f067aa0ba902b7`)).toBe('rojo=00f067aa0ba902b7');
+    });
   });
 });
 
