@@ -1,10 +1,16 @@
 // Trace context on the wire: the parent a request carries (W3C traceparent + tracestate, else
 // B3 single or multi header) and the header values sidelight writes. Parsing follows W3C Trace
 // Context Level 2 strictly (§3.2 traceparent, §3.3 tracestate): anything malformed is ignored,
-// so the span starts a new trace, and a tracestate that breaks a rule is dropped whole.
+// so the span starts a new trace, and a tracestate that breaks a rule is dropped whole. B3
+// follows github.com/openzipkin/b3-propagation, where a sampling decision may travel alone.
 import type { IncomingHttpHeaders } from 'node:http';
+import { newTraceId } from './spans/ids.js';
 
-/** The caller's span, as sidelight continues it. */
+/**
+ * The caller's span, as sidelight continues it; or, when the caller sent only its sampling
+ * decision (B3 `b3: 0`, `X-B3-Sampled: 0` without ids), a new trace under that decision: then
+ * traceId is a fresh id and spanId is "".
+ */
 export interface ParentContext {
   readonly traceId: string;
   readonly spanId: string;
@@ -113,35 +119,45 @@ function cutToFit(members: string[], length: number): string {
   return members.join(',');
 }
 
-/** B3 single header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]], or a bare sampling state. */
+/** B3 single header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]], or a sampling state alone ("0", "1", "d"). */
 function parseB3Single(value: string): Omit<ParentContext, 'traceState'> | undefined {
   const parts = value.trim().toLowerCase().split('-');
-  if (parts.length < 2 || parts.length > 4) return undefined;
+  if (parts.length === 1) return decisionOnly(b3Sampled(parts[0]));
+  if (parts.length > 4) return undefined;
   const traceId = padTraceId(parts[0]);
   const spanId = parts[1];
   if (!traceId || !HEX16.test(spanId) || spanId === ZERO16) return undefined;
   const sampled = parts.length >= 3 ? b3Sampled(parts[2]) : undefined;
-  if (parts.length >= 3 && sampled === null) return undefined;
-  return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled: sampled ?? undefined };
+  if (sampled === null || (parts.length === 4 && !HEX16.test(parts[3]))) return undefined;
+  return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled };
 }
 
+/** B3 multiple headers: X-B3-TraceId and X-B3-SpanId with X-B3-Sampled or X-B3-Flags, or either of those alone. */
 function parseB3Multi(headers: IncomingHttpHeaders): Omit<ParentContext, 'traceState'> | undefined {
+  const sampled = b3MultiSampled(headers);
+  if (sampled === null) return undefined;
   const rawTrace = headers['x-b3-traceid'];
   const rawSpan = headers['x-b3-spanid'];
+  if (rawTrace === undefined && rawSpan === undefined) return decisionOnly(sampled);
   if (typeof rawTrace !== 'string' || typeof rawSpan !== 'string') return undefined;
   const traceId = padTraceId(rawTrace.trim().toLowerCase());
   const spanId = rawSpan.trim().toLowerCase();
   if (!traceId || !HEX16.test(spanId) || spanId === ZERO16) return undefined;
-  const flagsHeader = headers['x-b3-flags'];
-  const sampledHeader = headers['x-b3-sampled'];
-  let sampled: boolean | undefined;
-  if (flagsHeader === '1') sampled = true; // debug implies sampled
-  else if (typeof sampledHeader === 'string') {
-    const s = b3Sampled(sampledHeader.trim().toLowerCase());
-    if (s === null) return undefined;
-    sampled = s;
-  }
   return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled };
+}
+
+/** X-B3-Flags: 1 (debug, which implies sampled), else X-B3-Sampled; undefined when deferred, null when malformed */
+function b3MultiSampled(headers: IncomingHttpHeaders): boolean | undefined | null {
+  if (headers['x-b3-flags'] === '1') return true;
+  const value = headers['x-b3-sampled'];
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? b3Sampled(value.trim().toLowerCase()) : null;
+}
+
+/** A sampling decision sent without ids: a new trace that keeps it. Nothing to continue without one. */
+function decisionOnly(sampled: boolean | undefined | null): Omit<ParentContext, 'traceState'> | undefined {
+  if (sampled === undefined || sampled === null) return undefined;
+  return { traceId: newTraceId(), spanId: '', flags: sampled ? SAMPLED : 0, sampled };
 }
 
 /** 64-bit B3 trace ids are left-padded to W3C's 128 bits. */
@@ -157,9 +173,13 @@ function b3Sampled(value: string): boolean | null {
   return null;
 }
 
+const isB3Multi = (headers: IncomingHttpHeaders) =>
+  headers['x-b3-traceid'] !== undefined || headers['x-b3-sampled'] !== undefined || headers['x-b3-flags'] !== undefined;
+
 /**
  * The parent a request carries: a valid W3C traceparent wins (with its tracestate), else B3
  * single, else B3 multi; undefined when none is valid, and the span starts a new trace.
+ * A B3 sampling decision sent without ids gives a parent with spanId "" (see ParentContext).
  */
 export function extractParent(headers: IncomingHttpHeaders): ParentContext | undefined {
   const tp = headers.traceparent;
@@ -172,17 +192,17 @@ export function extractParent(headers: IncomingHttpHeaders): ParentContext | und
     const parsed = parseB3Single(single);
     if (parsed) return { ...parsed, traceState: '' };
   }
-  if (headers['x-b3-traceid'] !== undefined) {
+  if (isB3Multi(headers)) {
     const parsed = parseB3Multi(headers);
     if (parsed) return { ...parsed, traceState: '' };
   }
   return undefined;
 }
 
-/** How the caller encoded B3, if it did: the next hop gets the same encoding, even when the ids were unusable. */
+/** How the caller encoded B3, if it did: the next hop gets the same encoding, even when the ids were unusable or absent. */
 export function b3EncodingOf(headers: IncomingHttpHeaders): B3Encoding {
   if (headers.b3 !== undefined) return B3Encoding.Single;
-  if (headers['x-b3-traceid'] !== undefined) return B3Encoding.Multi;
+  if (isB3Multi(headers)) return B3Encoding.Multi;
   return B3Encoding.None;
 }
 

@@ -1,7 +1,7 @@
 // Trace context parsing and header rewriting, without sockets: each rule of W3C Trace Context
 // (§3.2 traceparent, §3.3 tracestate) that the W3C test suite checks at STRICT_LEVEL=2, and B3.
 import { describe, expect, it } from 'vitest';
-import { B3Encoding, extractParent, parseTraceparent, parseTracestate, replaceTraceHeaders, traceparent } from '../../src/telemetry/trace-context.js';
+import { B3Encoding, b3EncodingOf, extractParent, parseTraceparent, parseTracestate, replaceTraceHeaders, traceparent } from '../../src/telemetry/trace-context.js';
 
 const tid = '0af7651916cd43dd8448eb211c80319c';
 const sid = 'b7ad6b7169203331';
@@ -172,7 +172,51 @@ describe('extractParent', () => {
     expect(extractParent({ b3: `${tid.slice(16)}-${sid}` })).toMatchObject({ traceId: '0'.repeat(16) + tid.slice(16), sampled: undefined });
     expect(extractParent({ 'x-b3-traceid': tid, 'x-b3-spanid': sid, 'x-b3-flags': '1' })).toMatchObject({ sampled: true });
     expect(extractParent({ b3: `${tid}-${sid}-x` })).toBeUndefined();
-    expect(extractParent({ b3: '1' })).toBeUndefined();
+  });
+
+  it("reads the B3 spec's single-header examples, parent span id included", () => {
+    const parent = 'e457b5a2e4d86bd1';
+    expect(extractParent({ b3: `80f198ee56343ba864fe8b2a57d3eff7-05e3ac9a4f6e3b90-1-${parent}` })).toEqual({
+      traceId: '80f198ee56343ba864fe8b2a57d3eff7',
+      spanId: '05e3ac9a4f6e3b90',
+      flags: 1,
+      sampled: true,
+      traceState: '',
+    });
+    expect(extractParent({ b3: '80f198ee56343ba864fe8b2a57d3eff7-05e3ac9a4f6e3b90-d' })).toMatchObject({ sampled: true, flags: 1 });
+    for (const bad of [`${tid}-${sid}-1-${parent.slice(1)}`, `${tid}-${sid}-1-${parent}x`, `${tid}-${sid}-1-${parent}-x`]) expect(extractParent({ b3: bad }), bad).toBeUndefined();
+  });
+
+  it('takes a B3 sampling decision sent alone as a new trace with that decision', () => {
+    const alone = (headers: Record<string, string>) => {
+      const parent = extractParent(headers);
+      expect(parent?.traceId, JSON.stringify(headers)).toMatch(/^[0-9a-f]{32}$/);
+      return { spanId: parent!.spanId, flags: parent!.flags, sampled: parent!.sampled, traceState: parent!.traceState };
+    };
+    const denied = { spanId: '', flags: 0, sampled: false, traceState: '' };
+    const accepted = { spanId: '', flags: 1, sampled: true, traceState: '' };
+    expect(alone({ b3: '0' })).toEqual(denied);
+    expect(alone({ 'x-b3-sampled': '0' })).toEqual(denied);
+    expect(alone({ b3: '1' })).toEqual(accepted);
+    expect(alone({ b3: 'd' })).toEqual(accepted);
+    expect(alone({ 'x-b3-sampled': '1' })).toEqual(accepted);
+    expect(alone({ 'x-b3-flags': '1' })).toEqual(accepted); // debug implies accept
+    expect(extractParent({ b3: '0' })!.traceId).not.toBe(extractParent({ b3: '0' })!.traceId);
+    // The single header wins over the multiple ones; a valid traceparent over both.
+    expect(alone({ b3: '0', 'x-b3-traceid': tid, 'x-b3-spanid': sid, 'x-b3-sampled': '1' })).toEqual(denied);
+    expect(extractParent({ traceparent: `00-${tid}-${sid}-01`, b3: '0' })).toMatchObject({ traceId: tid, sampled: true });
+    // Nothing to continue: no decision, or a malformed one.
+    for (const headers of [{ b3: '' }, { b3: 'x' }, { b3: '2' }, { 'x-b3-sampled': 'x' }, { 'x-b3-flags': '0' }, { 'x-b3-spanid': sid, 'x-b3-sampled': '1' }]) {
+      expect(extractParent(headers), JSON.stringify(headers)).toBeUndefined();
+    }
+  });
+
+  it('answers in the encoding the caller used, a decision sent alone included', () => {
+    expect(b3EncodingOf({ b3: '0' })).toBe(B3Encoding.Single);
+    expect(b3EncodingOf({ 'x-b3-sampled': '0' })).toBe(B3Encoding.Multi);
+    expect(b3EncodingOf({ 'x-b3-flags': '1' })).toBe(B3Encoding.Multi);
+    expect(b3EncodingOf({ 'x-b3-traceid': tid })).toBe(B3Encoding.Multi);
+    expect(b3EncodingOf({ traceparent: `00-${tid}-${sid}-01` })).toBe(B3Encoding.None);
   });
 
   it('gives nothing for malformed values', () => {
