@@ -32,7 +32,8 @@ export class UpstreamAdmission {
       ticket = this.breaker.admit();
       if (ticket === REFUSED) {
         for (const o of this.observers) o.breakerRejected(this.upstream);
-        return circuitOpen(this.breaker);
+        const { message, headers } = this.breaker.refusal();
+        return failure('circuit_open', message, { headers });
       }
     }
     this.inflight++;
@@ -62,9 +63,4 @@ export class UpstreamAdmission {
     if (this.breaker.isFailureStatus(status)) return `status_${status}`;
     return err?.errorType;
   }
-}
-
-function circuitOpen(breaker: UpstreamBreaker): Failure {
-  const seconds = breaker.retryAfterSeconds();
-  return failure('circuit_open', `circuit breaker for ${breaker.upstream} is open; next trial in ${seconds}s`, { headers: ['retry-after', String(seconds)] });
 }

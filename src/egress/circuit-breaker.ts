@@ -6,6 +6,9 @@
 // circuit starts a fresh window: what happened before the outage says nothing about now.
 // An operator can hold it open (no trial until close/reset), close it (counts kept) or reset it
 // (counts forgotten). It knows nothing of undici: src/interceptors/breaker.ts drives it.
+// Its times are on the monotonic clock, like the retry budget's: a wall-clock step (NTP, a VM
+// resumed) neither stretches nor cuts short an open circuit or the rolling window. Wall-clock
+// times appear only in stats(), for people.
 import type { BreakerState, EgressObserver } from './observer.js';
 import { RollingWindow } from './rolling-window.js';
 
@@ -33,6 +36,7 @@ export class UpstreamBreaker {
   /** held open by an operator (POST /open) until /close or /reset: no automatic trial */
   private forced = false;
   private reported: BreakerState = 'closed';
+  /** on the monotonic clock (this.now) */
   private openedAt = 0;
   /** the admission number of the trial in flight, 0 when none; each trial gets a new one */
   private trial = 0;
@@ -47,7 +51,7 @@ export class UpstreamBreaker {
     readonly upstream: string,
     readonly options: BreakerOptions,
     private readonly observers: readonly EgressObserver[],
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {
     const list = options.failureStatuses ? new Set(options.failureStatuses) : undefined;
     this.failureStatuses = list ? (s) => list.has(s) : (s) => s >= 500 && s <= 599;
@@ -90,7 +94,7 @@ export class UpstreamBreaker {
   /** `error`: what went wrong, for the admin API ("status_503", "timeout", …) */
   failed(admission: number, error: string): void {
     this.window.add(FAILURES);
-    this.lastFailure = { at: new Date(this.now()).toISOString(), error };
+    this.lastFailure = { at: new Date().toISOString(), error };
     if (this.isCurrentTrial(admission)) this.open();
     else if (this.current === 'closed' && !this.forced && this.overThreshold()) this.open();
   }
@@ -100,14 +104,24 @@ export class UpstreamBreaker {
     if (this.isCurrentTrial(admission)) this.trial = 0;
   }
 
-  /** seconds until the half-open trial: the Retry-After of a circuit_open answer */
-  retryAfterSeconds(): number {
-    if (this.forced) return Math.max(1, Math.ceil(this.options.resetTimeout / 1000));
-    if (this.current === 'half_open') return 1;
+  /**
+   * What a refused try is answered: why, and a Retry-After of the seconds until the next trial.
+   * A circuit held open by an operator has no next trial, so it promises no time.
+   */
+  refusal(): { message: string; headers?: string[] } {
+    const name = this.upstream;
+    if (this.forced) return { message: `circuit breaker for ${name} was opened by an operator (POST /circuit-breakers/${name}/close to close it)` };
+    if (this.current === 'half_open') return { message: `circuit breaker for ${name} is half-open: its one trial is in flight`, headers: ['retry-after', '1'] };
+    const seconds = this.retryAfterSeconds();
+    return { message: `circuit breaker for ${name} is open; next trial in ${seconds}s`, headers: ['retry-after', String(seconds)] };
+  }
+
+  /** seconds until the half-open trial, at least 1 */
+  private retryAfterSeconds(): number {
     return Math.max(1, Math.ceil((this.openedAt + this.options.resetTimeout - this.now()) / 1000));
   }
 
-  /** when the half-open trial will be let through (undefined when not open or held open) */
+  /** when the half-open trial will be let through, on the monotonic clock (undefined when not open or held open) */
   nextTrialAt(): number | undefined {
     return this.current === 'open' && !this.forced ? this.openedAt + this.options.resetTimeout : undefined;
   }
@@ -150,8 +164,8 @@ export class UpstreamBreaker {
       rejections: this.window.total(REJECTIONS),
       failureRate: settled === 0 ? 0 : Math.round((failures / settled) * 10000) / 100,
       lastFailure: this.lastFailure,
-      openedAt: this.state === 'open' ? new Date(this.openedAt).toISOString() : undefined,
-      nextTrialAt: next === undefined ? undefined : new Date(next).toISOString(),
+      openedAt: this.state === 'open' ? this.wallClock(this.openedAt) : undefined,
+      nextTrialAt: next === undefined ? undefined : this.wallClock(next),
       options: {
         errorThresholdPercentage: this.options.errorThresholdPercentage,
         volumeThreshold: this.options.volumeThreshold,
@@ -163,6 +177,11 @@ export class UpstreamBreaker {
 
   shutdown(): void {
     this.clearTimer();
+  }
+
+  /** a monotonic time as the wall-clock time it is, or was, as of now */
+  private wallClock(at: number): string {
+    return new Date(Date.now() + (at - this.now())).toISOString();
   }
 
   private refuse(): number {

@@ -1,12 +1,18 @@
 // Trace context on the wire: the parent a request carries (W3C traceparent + tracestate, else
 // B3 single or multi header) and the header values sidelight writes. Parsing follows W3C Trace
 // Context Level 2 strictly (§3.2 traceparent, §3.3 tracestate): anything malformed is ignored,
-// so the span starts a new trace, and a tracestate that breaks a rule is dropped whole.
+// so the span starts a new trace, and a tracestate that breaks a rule is dropped whole. B3
+// follows github.com/openzipkin/b3-propagation, where a sampling decision may travel alone.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TraceParent } from '../proxy/exchange.js';
 import type { SpanIds } from '../proxy/layer.js';
+import { newTraceId } from './spans/ids.js';
 
-/** The caller's span, as sidelight continues it. */
+/**
+ * The caller's span, as sidelight continues it; or, when the caller sent only its sampling
+ * decision (B3 `b3: 0`, `X-B3-Sampled: 0` without ids), a new trace under that decision: then
+ * traceId is a fresh id, spanId is "" and it is not remote.
+ */
 export type ParentContext = TraceParent;
 
 export const enum B3Encoding {
@@ -56,8 +62,10 @@ export function parseTraceparent(header: string | string[] | undefined): { trace
 const TRACESTATE_KEY = /^[a-z0-9][a-z0-9_\-*/@]{0,255}$/;
 const TRACESTATE_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 const MAX_MEMBERS = 32;
-/** Level 2 §3.3.1.5: at least 512 characters must be propagated; longer lists are dropped whole */
+/** §3.3.1.5: at least 512 characters are propagated; a longer list is cut to fit, whole members at a time */
 const MAX_LENGTH = 512;
+/** §3.3.1.5: members longer than this are the first to go when the list is cut */
+const LONG_MEMBER = 128;
 
 /**
  * The tracestate list to pass on, or "" when there is none or any member breaks a rule (then
@@ -84,38 +92,65 @@ export function parseTracestate(header: string | string[] | undefined): string {
     if (members.push(member) > MAX_MEMBERS) return '';
   }
   const list = members.join(',');
-  return list.length <= MAX_LENGTH ? list : '';
+  return list.length <= MAX_LENGTH ? list : cutToFit(members, list.length);
 }
 
-/** B3 single header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]], or a bare sampling state. */
+/**
+ * §3.3.1.5's truncation: whole members are removed, the longest of those over 128 characters
+ * first, then from the end, until the list fits in 512 characters.
+ */
+function cutToFit(members: string[], length: number): string {
+  while (length > MAX_LENGTH) {
+    let drop = -1;
+    for (let i = 0; i < members.length; i++) {
+      if (members[i].length > LONG_MEMBER && (drop < 0 || members[i].length >= members[drop].length)) drop = i;
+    }
+    if (drop < 0) drop = members.length - 1;
+    length -= members[drop].length + 1;
+    members.splice(drop, 1);
+  }
+  return members.join(',');
+}
+
+/** B3 single header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]], or a sampling state alone ("0", "1", "d"). */
 function parseB3Single(value: string): Omit<ParentContext, 'traceState' | 'remote'> | undefined {
   const parts = value.trim().toLowerCase().split('-');
-  if (parts.length < 2 || parts.length > 4) return undefined;
+  if (parts.length === 1) return decisionOnly(b3Sampled(parts[0]));
+  if (parts.length > 4) return undefined;
   const traceId = padTraceId(parts[0]);
   const spanId = parts[1];
   if (!traceId || !HEX16.test(spanId) || spanId === ZERO16) return undefined;
   const sampled = parts.length >= 3 ? b3Sampled(parts[2]) : undefined;
-  if (parts.length >= 3 && sampled === null) return undefined;
-  return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled: sampled ?? undefined };
+  if (sampled === null || (parts.length === 4 && !HEX16.test(parts[3]))) return undefined;
+  return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled };
 }
 
+/** B3 multiple headers: X-B3-TraceId and X-B3-SpanId with X-B3-Sampled or X-B3-Flags, or either of those alone. */
 function parseB3Multi(headers: IncomingHttpHeaders): Omit<ParentContext, 'traceState' | 'remote'> | undefined {
+  const sampled = b3MultiSampled(headers);
+  if (sampled === null) return undefined;
   const rawTrace = headers['x-b3-traceid'];
   const rawSpan = headers['x-b3-spanid'];
+  if (rawTrace === undefined && rawSpan === undefined) return decisionOnly(sampled);
   if (typeof rawTrace !== 'string' || typeof rawSpan !== 'string') return undefined;
   const traceId = padTraceId(rawTrace.trim().toLowerCase());
   const spanId = rawSpan.trim().toLowerCase();
   if (!traceId || !HEX16.test(spanId) || spanId === ZERO16) return undefined;
-  const flagsHeader = headers['x-b3-flags'];
-  const sampledHeader = headers['x-b3-sampled'];
-  let sampled: boolean | undefined;
-  if (flagsHeader === '1') sampled = true; // debug implies sampled
-  else if (typeof sampledHeader === 'string') {
-    const s = b3Sampled(sampledHeader.trim().toLowerCase());
-    if (s === null) return undefined;
-    sampled = s;
-  }
   return { traceId, spanId, flags: sampled ? SAMPLED : 0, sampled };
+}
+
+/** X-B3-Flags: 1 (debug, which implies sampled), else X-B3-Sampled; undefined when deferred, null when malformed */
+function b3MultiSampled(headers: IncomingHttpHeaders): boolean | undefined | null {
+  if (headers['x-b3-flags'] === '1') return true;
+  const value = headers['x-b3-sampled'];
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? b3Sampled(value.trim().toLowerCase()) : null;
+}
+
+/** A sampling decision sent without ids: a new trace that keeps it. Nothing to continue without one. */
+function decisionOnly(sampled: boolean | undefined | null): Omit<ParentContext, 'traceState' | 'remote'> | undefined {
+  if (sampled === undefined || sampled === null) return undefined;
+  return { traceId: newTraceId(), spanId: '', flags: sampled ? SAMPLED : 0, sampled };
 }
 
 /** 64-bit B3 trace ids are left-padded to W3C's 128 bits. */
@@ -131,9 +166,13 @@ function b3Sampled(value: string): boolean | null {
   return null;
 }
 
+const isB3Multi = (headers: IncomingHttpHeaders) =>
+  headers['x-b3-traceid'] !== undefined || headers['x-b3-sampled'] !== undefined || headers['x-b3-flags'] !== undefined;
+
 /**
  * The parent a request carries: a valid W3C traceparent wins (with its tracestate), else B3
  * single, else B3 multi; undefined when none is valid, and the span starts a new trace.
+ * A B3 sampling decision sent without ids gives a parent with spanId "" (see ParentContext).
  */
 export function extractParent(headers: IncomingHttpHeaders): ParentContext | undefined {
   const tp = headers.traceparent;
@@ -144,19 +183,19 @@ export function extractParent(headers: IncomingHttpHeaders): ParentContext | und
   const single = headers.b3;
   if (typeof single === 'string') {
     const parsed = parseB3Single(single);
-    if (parsed) return { ...parsed, traceState: '', remote: true };
+    if (parsed) return { ...parsed, traceState: '', remote: parsed.spanId !== '' };
   }
-  if (headers['x-b3-traceid'] !== undefined) {
+  if (isB3Multi(headers)) {
     const parsed = parseB3Multi(headers);
-    if (parsed) return { ...parsed, traceState: '', remote: true };
+    if (parsed) return { ...parsed, traceState: '', remote: parsed.spanId !== '' };
   }
   return undefined;
 }
 
-/** How the caller encoded B3, if it did: the next hop gets the same encoding, even when the ids were unusable. */
+/** How the caller encoded B3, if it did: the next hop gets the same encoding, even when the ids were unusable or absent. */
 export function b3EncodingOf(headers: IncomingHttpHeaders): B3Encoding {
   if (headers.b3 !== undefined) return B3Encoding.Single;
-  if (headers['x-b3-traceid'] !== undefined) return B3Encoding.Multi;
+  if (isB3Multi(headers)) return B3Encoding.Multi;
   return B3Encoding.None;
 }
 

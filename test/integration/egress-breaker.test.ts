@@ -202,11 +202,24 @@ describe('breaker admin API', () => {
     const requests = api.requests.length;
     const res = await send(`${sl.egress}/stripe/v1/charges`);
     expect(res.status).toBe(503);
-    expect(JSON.parse(res.body).error).toBe('circuit_open');
+    // No trial is coming, so the answer says who opened it and promises no Retry-After.
+    const operatorHold = {
+      error: 'circuit_open',
+      upstream: 'stripe',
+      message: 'circuit breaker for stripe was opened by an operator (POST /circuit-breakers/stripe/close to close it)',
+    };
+    expect(JSON.parse(res.body)).toMatchObject(operatorHold);
+    expect(res.headers['retry-after']).toBeUndefined();
+    const held = await breakerState(sl.admin, 'stripe');
+    expect(held).toMatchObject({ state: 'open', forced: true });
+    expect(held.nextTrialAt).toBeUndefined();
     // resetTimeout is 300ms: a forced breaker must not half-open by itself.
     await new Promise((r) => setTimeout(r, 600));
     expect((await breakerState(sl.admin, 'stripe')).state).toBe('open');
-    expect((await send(`${sl.egress}/stripe/v1/charges`)).status).toBe(503);
+    const later = await send(`${sl.egress}/stripe/v1/charges`);
+    expect(later.status).toBe(503);
+    expect(JSON.parse(later.body)).toMatchObject(operatorHold);
+    expect(later.headers['retry-after']).toBeUndefined();
     expect(api.requests.length).toBe(requests);
     // the other upstream is not affected
     expect((await send(`${sl.egress}/twilio/x`)).status).toBe(200);

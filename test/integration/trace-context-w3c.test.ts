@@ -214,6 +214,15 @@ for (const mode of ['request-id', 'forward'] as const) {
       expect((await one(mode, [['traceparent', TP], ...lines(members)])).tracestate.size).toBe(0);
     });
 
+    it('tracestate: over 512 characters, cut to fit by whole members, those over 128 first, then from the end', async () => {
+      const short = (i: number) => `k${i}=${'v'.repeat(95)}`; // 98 characters
+      const withLong = ['rojo=00f067aa0ba902b7', `big=${'v'.repeat(200)}`, short(0), short(1), short(2), short(3), 'congo=t61rcWkgMzE'];
+      expect(withLong.join(',').length).toBe(640);
+      expect([...(await one(mode, [['traceparent', TP], ['tracestate', withLong.join(',')]])).tracestate.keys()]).toEqual(['rojo', 'k0', 'k1', 'k2', 'k3', 'congo']);
+      const even = Array.from({ length: 6 }, (_, i) => `${short(i)}vvv`); // 101 characters each, 611 in all
+      expect([...(await one(mode, [['traceparent', TP], ['tracestate', even.join(',')]])).tracestate.keys()]).toEqual(['k0', 'k1', 'k2', 'k3', 'k4']);
+    });
+
     it('several callbacks share the trace and each has its own parent id', async () => {
       const valid = await exchange(mode, [['traceparent', `00-${TID}-${PID}-01`]], 3);
       expect(new Set(valid.map((c) => c.traceparent.traceId))).toEqual(new Set([TID]));

@@ -1,11 +1,13 @@
 // The breaker's state machine and the rolling window under a pinned clock: the whole cycle,
-// rejections that never count, a trial that ends saying nothing, and counts leaving the window.
-import { describe, expect, it } from 'vitest';
+// rejections that never count, a trial that ends saying nothing, and counts leaving the window;
+// then on its own clocks (faked), through a wall-clock step.
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ADMITTED, REFUSED, UpstreamBreaker } from '../../src/egress/circuit-breaker.js';
 import type { BreakerState, EgressObserver } from '../../src/egress/observer.js';
 import { RollingWindow } from '../../src/egress/rolling-window.js';
 
-function breaker(now: { t: number }) {
+/** `now` pins the breaker's clock; without it the breaker keeps its own */
+function breaker(now?: { t: number }) {
   const transitions: BreakerState[] = [];
   const observer: EgressObserver = {
     breakerStateChanged: (_u, to) => void transitions.push(to),
@@ -18,7 +20,7 @@ function breaker(now: { t: number }) {
     'api',
     { enabled: true, errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeout: 3_000, rollingWindow: 10_000 },
     [observer],
-    () => now.t,
+    now && (() => now.t),
   );
   return { b, transitions };
 }
@@ -100,6 +102,48 @@ describe('UpstreamBreaker', () => {
     expect(b.stats()).toMatchObject({ state: 'closed', forced: false, failures: 10, successes: 1 });
     b.reset();
     expect(b.stats()).toMatchObject({ state: 'closed', successes: 0, failures: 0, rejections: 0, lastFailure: undefined });
+    b.shutdown();
+  });
+});
+
+describe('UpstreamBreaker through a wall-clock step', () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it('keeps its trial time and its window; the admin times are wall-clock times as of now', () => {
+    // Only Date jumps with setSystemTime; performance.now and timers move with advanceTimersByTime.
+    vi.useFakeTimers({ toFake: ['Date', 'performance', 'setTimeout', 'clearTimeout'], now: Date.parse('2026-03-01T12:00:00.000Z') });
+    const { b } = breaker();
+    fail(b, 10);
+    expect(b.stats()).toMatchObject({ state: 'open', openedAt: '2026-03-01T12:00:00.000Z', nextTrialAt: '2026-03-01T12:00:03.000Z' });
+    expect(b.refusal().headers).toEqual(['retry-after', '3']);
+
+    vi.setSystemTime(Date.parse('2026-03-01T13:00:00.000Z')); // the wall clock steps an hour ahead
+    expect(b.admit()).toBe(REFUSED);
+    expect(b.refusal().headers).toEqual(['retry-after', '3']);
+    expect(b.stats()).toMatchObject({ state: 'open', failures: 10, openedAt: '2026-03-01T13:00:00.000Z', nextTrialAt: '2026-03-01T13:00:03.000Z' });
+
+    vi.setSystemTime(Date.parse('2026-03-01T11:00:00.000Z')); // then two hours back
+    vi.advanceTimersByTime(3_000);
+    expect(b.state).toBe('half_open');
+    expect(b.admit()).toBeGreaterThan(ADMITTED);
+    b.shutdown();
+  });
+});
+
+describe('UpstreamBreaker refusals', () => {
+  it('promise a trial time only when one is due: none while an operator holds the circuit open', () => {
+    const now = { t: 7_000_000 };
+    const { b } = breaker(now);
+    fail(b, 10);
+    now.t += 1_200;
+    expect(b.refusal()).toEqual({ message: 'circuit breaker for api is open; next trial in 2s', headers: ['retry-after', '2'] });
+    now.t += 1_800;
+    const trial = b.admit();
+    expect(b.refusal()).toEqual({ message: 'circuit breaker for api is half-open: its one trial is in flight', headers: ['retry-after', '1'] });
+    b.forceOpen();
+    b.failed(trial, 'timeout');
+    expect(b.refusal()).toEqual({ message: 'circuit breaker for api was opened by an operator (POST /circuit-breakers/api/close to close it)' });
+    expect(b.stats().nextTrialAt).toBeUndefined();
     b.shutdown();
   });
 });

@@ -1,7 +1,7 @@
 // Trace context parsing and header rewriting, without sockets: each rule of W3C Trace Context
 // (§3.2 traceparent, §3.3 tracestate) that the W3C test suite checks at STRICT_LEVEL=2, and B3.
 import { describe, expect, it } from 'vitest';
-import { B3Encoding, extractParent, parseTraceparent, parseTracestate, pushTraceHeaders, spanFlags, traceparent } from '../../src/telemetry/trace-context.js';
+import { B3Encoding, b3EncodingOf, extractParent, parseTraceparent, parseTracestate, pushTraceHeaders, spanFlags, traceparent } from '../../src/telemetry/trace-context.js';
 
 const tid = '0af7651916cd43dd8448eb211c80319c';
 const sid = 'b7ad6b7169203331';
@@ -113,10 +113,44 @@ describe('tracestate', () => {
     expect(parseTracestate(['foo=1', 'foo=2'])).toBe('foo=1');
   });
 
-  it('drops a list longer than 512 characters rather than cutting it', () => {
-    const long = Array.from({ length: 6 }, (_, i) => `k${i}=${'v'.repeat(100)}`).join(',');
-    expect(long.length).toBeGreaterThan(512);
-    expect(parseTracestate(long)).toBe('');
+  describe('over 512 characters: cut to fit, whole members at a time (§3.3.1.5)', () => {
+    /** a member of exactly `length` characters (a value holds at most 256) */
+    const member = (key: string, length: number) => `${key}=${'v'.repeat(length - key.length - 1)}`;
+
+    it('keeps a list of exactly 512 characters as it is', () => {
+      const list = [member('rojo', 200), member('congo', 200), member('k', 110)].join(',');
+      expect(list.length).toBe(512);
+      expect(parseTracestate(list)).toBe(list);
+    });
+
+    it('removes members from the end when none is over 128 characters', () => {
+      const members = Array.from({ length: 6 }, (_, i) => member(`k${i}`, 101));
+      expect(parseTracestate(members.join(','))).toBe(members.slice(0, 5).join(','));
+      expect(parseTracestate(['rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', ...members].join(','))).toBe(['rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', ...members.slice(0, 4)].join(','));
+    });
+
+    it('removes the longest member over 128 characters first, and only as many as it takes', () => {
+      const list = ['rojo=00f067aa0ba902b7', member('big', 250), 'congo=t61rcWkgMzE', member('mid', 200), member('small', 129), member('tail', 100)];
+      // 21 + 250 + 17 + 200 + 129 + 100 + 5 commas = 722: without the 250, 472 fits.
+      expect(parseTracestate(list.join(','))).toBe([list[0], list[2], list[3], list[4], list[5]].join(','));
+    });
+
+    it('then goes on from the end once no long member is left', () => {
+      const list = ['rojo=00f067aa0ba902b7', member('big', 250), member('a', 120), member('b', 120), member('c', 120), member('d', 120), 'congo=t61rcWkgMzE'];
+      // without the 250: 21 + 4 × 120 + 17 + 5 commas = 523, still over, so congo goes; 505 fits.
+      expect(parseTracestate(list.join(','))).toBe(list.slice(0, 1).concat(list.slice(2, 6)).join(','));
+    });
+
+    it('of equally long members, removes the later one', () => {
+      const list = [member('first', 200), member('second', 200), member('third', 200)];
+      expect(parseTracestate(list.join(','))).toBe(list.slice(0, 2).join(','));
+    });
+
+    it('leaves nothing of a single member longer than 512 characters', () => {
+      const key = 'k'.repeat(256);
+      expect(parseTracestate(`${key}=${'v'.repeat(256)}`)).toBe('');
+      expect(parseTracestate(`${key}=${'v'.repeat(256)},rojo=00f067aa0ba902b7`)).toBe('rojo=00f067aa0ba902b7');
+    });
   });
 });
 
@@ -138,7 +172,52 @@ describe('extractParent', () => {
     expect(extractParent({ b3: `${tid.slice(16)}-${sid}` })).toMatchObject({ traceId: '0'.repeat(16) + tid.slice(16), sampled: undefined });
     expect(extractParent({ 'x-b3-traceid': tid, 'x-b3-spanid': sid, 'x-b3-flags': '1' })).toMatchObject({ sampled: true });
     expect(extractParent({ b3: `${tid}-${sid}-x` })).toBeUndefined();
-    expect(extractParent({ b3: '1' })).toBeUndefined();
+  });
+
+  it("reads the B3 spec's single-header examples, parent span id included", () => {
+    const parent = 'e457b5a2e4d86bd1';
+    expect(extractParent({ b3: `80f198ee56343ba864fe8b2a57d3eff7-05e3ac9a4f6e3b90-1-${parent}` })).toEqual({
+      traceId: '80f198ee56343ba864fe8b2a57d3eff7',
+      spanId: '05e3ac9a4f6e3b90',
+      flags: 1,
+      sampled: true,
+      traceState: '',
+      remote: true,
+    });
+    expect(extractParent({ b3: '80f198ee56343ba864fe8b2a57d3eff7-05e3ac9a4f6e3b90-d' })).toMatchObject({ sampled: true, flags: 1 });
+    for (const bad of [`${tid}-${sid}-1-${parent.slice(1)}`, `${tid}-${sid}-1-${parent}x`, `${tid}-${sid}-1-${parent}-x`]) expect(extractParent({ b3: bad }), bad).toBeUndefined();
+  });
+
+  it('takes a B3 sampling decision sent alone as a new trace with that decision', () => {
+    const alone = (headers: Record<string, string>) => {
+      const parent = extractParent(headers);
+      expect(parent?.traceId, JSON.stringify(headers)).toMatch(/^[0-9a-f]{32}$/);
+      return { spanId: parent!.spanId, flags: parent!.flags, sampled: parent!.sampled, traceState: parent!.traceState };
+    };
+    const denied = { spanId: '', flags: 0, sampled: false, traceState: '' };
+    const accepted = { spanId: '', flags: 1, sampled: true, traceState: '' };
+    expect(alone({ b3: '0' })).toEqual(denied);
+    expect(alone({ 'x-b3-sampled': '0' })).toEqual(denied);
+    expect(alone({ b3: '1' })).toEqual(accepted);
+    expect(alone({ b3: 'd' })).toEqual(accepted);
+    expect(alone({ 'x-b3-sampled': '1' })).toEqual(accepted);
+    expect(alone({ 'x-b3-flags': '1' })).toEqual(accepted); // debug implies accept
+    expect(extractParent({ b3: '0' })!.traceId).not.toBe(extractParent({ b3: '0' })!.traceId);
+    // The single header wins over the multiple ones; a valid traceparent over both.
+    expect(alone({ b3: '0', 'x-b3-traceid': tid, 'x-b3-spanid': sid, 'x-b3-sampled': '1' })).toEqual(denied);
+    expect(extractParent({ traceparent: `00-${tid}-${sid}-01`, b3: '0' })).toMatchObject({ traceId: tid, sampled: true });
+    // Nothing to continue: no decision, or a malformed one.
+    for (const headers of [{ b3: '' }, { b3: 'x' }, { b3: '2' }, { 'x-b3-sampled': 'x' }, { 'x-b3-flags': '0' }, { 'x-b3-spanid': sid, 'x-b3-sampled': '1' }]) {
+      expect(extractParent(headers), JSON.stringify(headers)).toBeUndefined();
+    }
+  });
+
+  it('answers in the encoding the caller used, a decision sent alone included', () => {
+    expect(b3EncodingOf({ b3: '0' })).toBe(B3Encoding.Single);
+    expect(b3EncodingOf({ 'x-b3-sampled': '0' })).toBe(B3Encoding.Multi);
+    expect(b3EncodingOf({ 'x-b3-flags': '1' })).toBe(B3Encoding.Multi);
+    expect(b3EncodingOf({ 'x-b3-traceid': tid })).toBe(B3Encoding.Multi);
+    expect(b3EncodingOf({ traceparent: `00-${tid}-${sid}-01` })).toBe(B3Encoding.None);
   });
 
   it('gives nothing for malformed values', () => {
