@@ -35,23 +35,22 @@ const program = new Command()
   .exitOverride()
   .showHelpAfterError();
 
-program
-  .command('run')
-  .description('run the sidecar')
-  .option('-c, --config <file>', 'config file (YAML or JSON); also SIDELIGHT_CONFIG')
-  .option('--app <url>', 'the app behind the ingress listener (default http://127.0.0.1:8080)')
-  .option('--ingress <addr>', 'ingress listen address (default 0.0.0.0:15080)')
-  .option('--egress <addr>', 'egress listen address (default 127.0.0.1:15081)')
-  .option('--admin <addr>', 'admin listen address (default 0.0.0.0:15090)')
-  .option('--upstream <name=url>', 'an egress upstream, repeatable', collect)
-  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
-  .action(async (options: Overrides) => (await import('./cli/run-command.js')).run(options));
+/** The config's sources on the command line: `check` takes the same as `run`, to show what that run would use. */
+const withConfigOptions = (command: Command) =>
+  command
+    .option('-c, --config <file>', 'config file (YAML or JSON); also SIDELIGHT_CONFIG')
+    .option('--app <url>', 'the app behind the ingress listener (default http://127.0.0.1:8080)')
+    .option('--ingress <addr>', 'ingress listen address: host:port, or a port on 0.0.0.0 (default 0.0.0.0:15080)')
+    .option('--egress <addr>', 'egress listen address: host:port, or a port on 127.0.0.1 (default 127.0.0.1:15081)')
+    .option('--admin <addr>', 'admin listen address: host:port, or a port on 0.0.0.0 (default 0.0.0.0:15090)')
+    .option('--upstream <name=url>', 'an egress upstream, repeatable', collect)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']));
 
-program
-  .command('check')
-  .description('validate a config file and print the effective config (secrets redacted)')
-  .requiredOption('-c, --config <file>', 'config file (YAML or JSON)')
-  .action(async (options: { config: string }) => (await import('./cli/run-command.js')).check(options));
+withConfigOptions(program.command('run').description('run the sidecar')).action(async (options: Overrides) => (await import('./cli/run-command.js')).run(options));
+
+withConfigOptions(program.command('check').description("validate the config and print the effective config a `run` with the same flags and environment would use (secrets redacted)")).action(
+  async (options: Overrides) => (await import('./cli/run-command.js')).check(options),
+);
 
 program
   .command('inject')

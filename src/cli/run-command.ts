@@ -23,7 +23,9 @@ export async function run(options: Overrides): Promise<void> {
   try {
     sidecar = await startSidecar(config, log);
   } catch (err) {
-    if (err instanceof ListenError || err instanceof ConfigError) fail(`config error:\n  ${err.message}`);
+    if (err instanceof ConfigError) fail(`config error:\n  ${err.message}`);
+    // Exit 1, not 2: the config is valid (`check` passes it); the host refused, and may not next time.
+    if (err instanceof ListenError) fail(err.message, 1);
     throw err;
   }
   let signals = 0;
@@ -44,7 +46,7 @@ export async function run(options: Overrides): Promise<void> {
   process.exit(code);
 }
 
-export async function check(options: { config: string }): Promise<void> {
-  const config = await configOrExit({ config: options.config });
+export async function check(options: Overrides): Promise<void> {
+  const config = await configOrExit(options);
   process.stdout.write(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
 }

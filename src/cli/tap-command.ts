@@ -1,6 +1,7 @@
 // `sidelight tap`: GET /tap as aligned, coloured lines on a terminal (plain when piped), or the
 // raw NDJSON with --json. Filters go to the server as query parameters; it validates them.
 import { createInterface } from 'node:readline';
+import { UPSTREAM_NAME } from '../config/values.js';
 import type { ExchangeRecord, TunnelRecord } from '../tap/record.js';
 import { adminClient, CliError, type AdminOptions } from './admin-client.js';
 import { padEnd, padStart, paint, statusColour, type Paint } from './style.js';
@@ -16,7 +17,16 @@ export interface TapCommandOptions extends AdminOptions {
   json?: boolean;
 }
 
+/** The listener names records carry; any other value would match nothing and show nothing. */
+function checkListeners(values: string[] = []): void {
+  for (const name of values.flatMap((v) => v.split(','))) {
+    if (name === 'ingress' || name === 'egress' || (name.startsWith('egress:') && UPSTREAM_NAME.test(name.slice('egress:'.length)))) continue;
+    throw new CliError(`--listener: "${name}" is not a listener: use ingress, egress or egress:NAME (an upstream's own listener)`, 2);
+  }
+}
+
 export function tapQuery(o: TapCommandOptions): string {
+  checkListeners(o.listener);
   const q = new URLSearchParams();
   for (const [name, values] of [
     ['listener', o.listener],

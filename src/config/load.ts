@@ -23,6 +23,8 @@ export interface Config extends Omit<ParsedConfig, 'service' | 'egress' | 'admin
   admin: { listen: ParsedConfig['admin']['listen']; token: string | undefined; tap: ParsedConfig['admin']['tap'] };
   /** the `tracing` section with the OTEL_* environment applied: what the span pipeline runs with */
   spans: TracingSettings;
+  /** the config as written (file, environment and flags merged), before defaults: durations are shown from it as written */
+  written?: unknown;
 }
 
 /** What the command line may override; names follow the flags. */
@@ -42,12 +44,13 @@ type Json = Record<string, unknown>;
 
 export async function loadConfig(overrides: Overrides = {}, env: Env = process.env): Promise<Config> {
   const file = overrides.config ?? env.SIDELIGHT_CONFIG;
-  const raw: Json = file ? (expandEnv(await readConfigFile(file), env, '') as Json) : {};
+  const unset: UnsetVariables = new Map();
+  const raw: Json = file ? (expandEnv(await readConfigFile(file), env, '', unset) as Json) : {};
   applyOverrides(raw, fromEnv(env));
   applyOverrides(raw, overrides);
   const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
-  return finish(result.data, env);
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues, unset));
+  return { ...finish(result.data, env), written: raw };
 }
 
 async function readConfigFile(file: string): Promise<unknown> {
@@ -63,7 +66,7 @@ async function readConfigFile(file: string): Promise<unknown> {
   try {
     doc = await parseDocument(text);
   } catch (err) {
-    throw new ConfigError(`config: "${file}" is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`config: "${file}" ${yamlErrorText(err as Error & { linePos?: Array<{ line: number; col: number }> })}`);
   }
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== 'object' || Array.isArray(doc)) {
@@ -85,18 +88,35 @@ async function parseDocument(text: string): Promise<unknown> {
   return parseYaml(text);
 }
 
-/** `${VAR}` and `${VAR:-default}` in string values; an unset variable becomes "" (or the default). */
-function expandEnv(value: unknown, env: Env, key: string): unknown {
+/** "line 2, column 8: not valid YAML: <the parser's reason>", on one line. */
+function yamlErrorText(err: Error & { linePos?: Array<{ line: number; col: number }> }): string {
+  const reason = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+  const where = err.linePos?.[0];
+  return `${where ? `line ${where.line}, column ${where.col}: ` : ''}not valid YAML or JSON: ${reason}`;
+}
+
+/** for each key, the `${VAR}`s in its value that were unset or empty: named when the key's value is refused */
+type UnsetVariables = Map<string, string[]>;
+
+/**
+ * `${VAR}` and `${VAR:-default}` in string values. An unset or empty variable becomes "" (or the
+ * default), so an optional key such as admin.token may name one; a key that then fails to
+ * validate names the variable.
+ */
+function expandEnv(value: unknown, env: Env, key: string, unset: UnsetVariables): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
       const found = env[name];
-      return found !== undefined && found !== '' ? found : (fallback ?? '');
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      unset.set(key, [...(unset.get(key) ?? []), `\${${name}} is ${found === undefined ? 'not set' : 'empty'}`]);
+      return '';
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, env, `${key}[${i}]`));
+  if (Array.isArray(value)) return value.map((item, i) => expandEnv(item, env, `${key}[${i}]`, unset));
   if (value && typeof value === 'object') {
     const out: Json = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, key ? `${key}.${k}` : k);
+    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, key ? `${key}.${k}` : k, unset);
     return out;
   }
   return value;
@@ -145,13 +165,17 @@ function keyOf(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') || 'config';
 }
 
-function formatIssues(issues: z.core.$ZodIssue[]): string {
+function formatIssues(issues: z.core.$ZodIssue[], unset: UnsetVariables): string {
   return issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') {
         return issue.keys.map((k) => `${keyOf([...issue.path, k])}: unknown key`).join('\n');
       }
-      return `${keyOf(issue.path)}: ${issue.message}`;
+      const key = keyOf(issue.path);
+      // a record's key (an upstream's name): the schema's rule, not zod's "Invalid key in record"
+      const message = issue.code === 'invalid_key' ? `"${String(issue.path.at(-1))}" is not a valid name: ${issue.issues.map((i) => i.message).join('; ')}` : issue.message;
+      const variables = unset.get(key);
+      return `${key}: ${variables ? `${variables.join(', ')}: ` : ''}${message}`;
     })
     .join('\n');
 }

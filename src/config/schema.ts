@@ -4,7 +4,7 @@
 // load time on every start (bench/RESULTS.md has the figures).
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
-import { duration, httpUrl, listen } from './values.js';
+import { duration, httpUrl, listen, loopbackListen, UPSTREAM_NAME, UPSTREAM_NAME_RULE } from './values.js';
 
 z.config(en());
 
@@ -41,7 +41,7 @@ const breaker = section({
 const upstream = z.strictObject({
   url: httpUrl,
   hosts: z.optional(z.array(z.string().check(z.minLength(1)))),
-  listen: z.optional(listen),
+  listen: z.optional(loopbackListen),
   timeout: z.prefault(duration, '10s'),
   /** whole request, retries and backoff included; default timeout × (1 + retry.attempts) */
   requestTimeout: z.optional(duration),
@@ -52,7 +52,7 @@ const upstream = z.strictObject({
   breaker,
 });
 
-const upstreamName = z.string().check(z.regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'upstream names are lowercase letters, digits, "-" and "_"'));
+const upstreamName = z.string().check(z.regex(UPSTREAM_NAME, UPSTREAM_NAME_RULE));
 
 export const configSchema = z.strictObject({
   service: z.optional(z.string().check(z.minLength(1))),
@@ -63,7 +63,7 @@ export const configSchema = z.strictObject({
     routes: withDefault(z.array(z.string().check(z.startsWith('/', 'route templates start with "/"'))), []),
   }),
   egress: section({
-    listen: z.prefault(listen, '127.0.0.1:15081'),
+    listen: z.prefault(loopbackListen, '127.0.0.1:15081'),
     upstreams: withDefault(z.record(upstreamName, upstream), {}),
     /** CONNECT tunnels to the configured upstreams' hosts (HTTPS_PROXY clients) */
     tunnels: section({

@@ -50,10 +50,11 @@ export function listen(server: Server, address: ListenAddress, key: string): Pro
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const where = formatListen(address);
-      if (err.code === 'EADDRINUSE') reject(new ListenError(`${key}: ${where} is already in use`));
-      else if (err.code === 'EACCES') reject(new ListenError(`${key}: not allowed to listen on ${where}`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ListenError(`${key}: ${address.host} is not an address of this host`));
-      else reject(new ListenError(`${key}: cannot listen on ${where}: ${err.message}`));
+      const cannot = `cannot listen on ${where} (${key})`;
+      if (err.code === 'EADDRINUSE') reject(new ListenError(`${cannot}: address already in use`));
+      else if (err.code === 'EACCES') reject(new ListenError(`${cannot}: permission denied`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ListenError(`${cannot}: ${address.host} is not an address of this host`));
+      else reject(new ListenError(`${cannot}: ${err.message}`));
     };
     server.once('error', onError);
     server.listen(address.port, address.host, () => {

@@ -1,19 +1,20 @@
 // deploy/kubernetes: every manifest validates offline, the kustomize build too (when kubectl is
 // installed), the base Deployment is exactly what inject produces, probes hit real sidelight
 // endpoints on the real admin port, and the grace period covers the configured drain.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runCli, startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { hasBinary, KUBECTL, needTool } from '../helpers/tools.js';
 import { parseManifests, podSpecs, readManifests, validateObject } from './k8s-models.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const K8S = `${ROOT}deploy/kubernetes/`;
 const DIRS = ['base', 'overlays/example'];
-const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+const hasKubectl = hasBinary(KUBECTL.binary);
 
 type Container = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -61,7 +62,8 @@ describe('deploy/kubernetes manifests', () => {
   });
 
   for (const dir of DIRS) {
-    it.skipIf(!hasKubectl)(`${dir}: kubectl kustomize output validates (skipped only when kubectl is not installed)`, () => {
+    it(`${dir}: kubectl kustomize output validates (skipped only when kubectl is not installed)`, (ctx) => {
+      needTool(ctx, KUBECTL);
       const objects = parseManifests(kustomize(dir));
       const kinds = objects.map((o) => o.kind);
       expect(kinds).toContain('ConfigMap');

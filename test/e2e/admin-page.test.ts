@@ -5,13 +5,15 @@
 // screenshot (the README's comes from here).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'puppeteer-core';
-import { chromiumMissing, launchChromium } from '../helpers/browser.js';
+import { launchChromium } from '../helpers/browser.js';
 import { breakerState } from '../helpers/egress.js';
 import { send, until } from '../helpers/http.js';
 import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { CHROMIUM, missing } from '../helpers/tools.js';
 
-if (chromiumMissing) console.warn('SKIPPED test/e2e/admin-page.test.ts: chromium is not installed (apt-get install chromium; .ci/run does)');
+const chromiumMissing = missing(CHROMIUM);
+if (chromiumMissing) console.warn(`SKIPPED test/e2e/admin-page.test.ts: ${chromiumMissing}`);
 
 const TOKEN = 'page-test-token';
 

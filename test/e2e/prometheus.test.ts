@@ -4,14 +4,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send, until } from '../helpers/http.js';
-import { hasBinary, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
+import { startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { missing, PROMETHEUS } from '../helpers/tools.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const prometheusMissing = !hasBinary('prometheus');
-if (prometheusMissing) console.warn('SKIPPED test/e2e/prometheus.test.ts: the prometheus binary is not installed (apt-get install prometheus; .ci/run does)');
+const prometheusMissing = missing(PROMETHEUS);
+if (prometheusMissing) console.warn(`SKIPPED test/e2e/prometheus.test.ts: ${prometheusMissing}`);
 
 describe('a real Prometheus scraping sidelight', () => {
   let app: TestApp;

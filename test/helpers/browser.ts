@@ -5,15 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import { hasBinary } from './prometheus.js';
-
-export const CHROMIUM = '/usr/bin/chromium';
-export const chromiumMissing = !hasBinary(CHROMIUM);
+import { CHROMIUM } from './tools.js';
 
 export async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'sidelight-chromium-'));
   const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM.binary,
     args: [
       '--headless=new',
       '--no-sandbox',

@@ -236,7 +236,7 @@ describe('what a tunnel reports', () => {
     expect(span.endNanos).toBeGreaterThan(span.startNanos);
   });
 
-  it('metrics per upstream: opens by outcome, active tunnels, bytes each way as they flow, connect time and lifetime', async () => {
+  it('metrics per upstream: opens by outcome, active tunnels, bytes each way as they flow, connect time and lifetime', async (ctx) => {
     const series = (name: string, labels: string) => metric(sl.admin, `${name}{${labels}}`);
     const opened = await series('sidelight_egress_tunnels_total', 'upstream="twilio",outcome="established"');
     const sent = await series('sidelight_egress_tunnel_bytes_total', 'upstream="twilio",direction="sent"');
@@ -259,7 +259,7 @@ describe('what a tunnel reports', () => {
     const text = (await send(`${sl.admin}/metrics`)).body;
     // Declared at 0 for every upstream before any tunnel.
     expect(text).toContain('sidelight_egress_tunnels_total{upstream="stripe",outcome="established"}');
-    expect(promtool(['check', 'metrics'], text).output).toBe('');
+    expect(promtool(ctx, ['check', 'metrics'], text).output).toBe('');
   });
 
   it('the tap shows one "tunnel" record, and `sidelight tap` prints it', async () => {

@@ -149,9 +149,9 @@ describe('metrics after known traffic', () => {
     expect(res.text).toContain('# TYPE sidelight_circuit_breaker_rejections_total counter');
   });
 
-  it('passes promtool check metrics on a live scrape after mixed traffic', async () => {
+  it('passes promtool check metrics on a live scrape after mixed traffic', async (ctx) => {
     const { text } = await scrape(sl.admin);
-    const lint = promtool(['check', 'metrics'], text);
+    const lint = promtool(ctx, ['check', 'metrics'], text);
     expect(lint.output).toBe('');
     expect(lint.code).toBe(0);
   });
@@ -200,7 +200,7 @@ describe('series cap', () => {
     await app?.close();
   });
 
-  it('folds label sets beyond metrics.maxSeries into one overflow series and counts them', async () => {
+  it('folds label sets beyond metrics.maxSeries into one overflow series and counts them', async (ctx) => {
     for (const code of [400, 401, 402, 403, 405, 403]) expect((await send(`${sl.ingress}/status/${code}`)).status).toBe(code);
     const { samples, text } = await scrapeUntil(sl.admin, (s) => find(s, `${SERVER}_count`).reduce((n, x) => n + x.value, 0) === 6, 'six observations');
     const counts = find(samples, `${SERVER}_count`);
@@ -208,7 +208,7 @@ describe('series cap', () => {
     expect(regular).toHaveLength(3);
     expect(value(samples, `${SERVER}_count`, { otel_metric_overflow: 'true' })).toBe(3);
     expect(value(samples, 'sidelight_metrics_overflow_total', { metric: SERVER })).toBe(3);
-    expect(promtool(['check', 'metrics'], text).output).toBe('');
+    expect(promtool(ctx, ['check', 'metrics'], text).output).toBe('');
   });
 
   it('reads pool stats and active requests at scrape time', async () => {

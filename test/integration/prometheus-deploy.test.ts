@@ -16,14 +16,14 @@ interface RuleFile {
 }
 
 describe('deploy/prometheus', () => {
-  it('passes promtool check rules', () => {
-    const r = promtool(['check', 'rules', RULES]);
+  it('passes promtool check rules', (ctx) => {
+    const r = promtool(ctx, ['check', 'rules', RULES]);
     expect(r.output).toContain('SUCCESS');
     expect(r.code).toBe(0);
   });
 
-  it('passes promtool test rules', () => {
-    const r = promtool(['test', 'rules', RULE_TESTS]);
+  it('passes promtool test rules', (ctx) => {
+    const r = promtool(ctx, ['test', 'rules', RULE_TESTS]);
     expect(r.output).toContain('SUCCESS');
     expect(r.code).toBe(0);
   });
@@ -39,8 +39,8 @@ describe('deploy/prometheus', () => {
     for (const alert of alerts) expect(firing, `no test where ${alert} fires`).toContain(alert);
   });
 
-  it('ships a valid plain scrape config', () => {
-    const r = promtool(['check', 'config', `${root}deploy/prometheus/prometheus.yml`]);
+  it('ships a valid plain scrape config', (ctx) => {
+    const r = promtool(ctx, ['check', 'config', `${root}deploy/prometheus/prometheus.yml`]);
     expect(r.output).toContain('is valid prometheus config file syntax');
     expect(r.code).toBe(0);
   });
