@@ -198,7 +198,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     });
   }
 
-  // Bind everything; a port in use is a config error naming its key.
+  // Bind everything; a port that cannot be had is named with its key.
   const servers: Array<{ key: string; name: string; server: Server; address: ListenAddress }> = [
     { key: 'ingress.listen', name: 'ingress', server: createProxyServer(ingress, config.limits.maxHeaderBytes), address: config.ingress.listen },
     { key: 'egress.listen', name: 'egress', server: createProxyServer(egress, config.limits.maxHeaderBytes), address: config.egress.listen },
