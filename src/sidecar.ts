@@ -44,6 +44,8 @@ import type { LogSink } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { TunnelMetrics } from './egress/tunnel-metrics.js';
 import { egressMetrics } from './egress/egress-metrics.js';
+import { breakerLog } from './egress/breaker-log.js';
+import { logReadiness } from './lifecycle/readiness-log.js';
 import { watchLifecycle } from './lifecycle/lifecycle-metrics.js';
 import { watchTap } from './tap/tap-metrics.js';
 import { startTracing } from './telemetry/tracing.js';
@@ -105,7 +107,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   // (maxInflight, breaker) → pool (src/egress/upstream-target.ts), so retries and local refusals are tries too.
   const upstreamHooks: UpstreamHooks = {
     tryInterceptors: [...(metrics ? [clientMetricsInterceptor(metrics)] : []), ...(tracing ? [clientTracingInterceptor(tracing)] : [])],
-    observers: resilienceMetrics ? [resilienceMetrics] : [],
+    observers: [breakerLog(logger), ...(resilienceMetrics ? [resilienceMetrics] : [])],
     connectionObservers: metrics ? [metrics] : [],
   };
   const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes));
@@ -244,6 +246,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   });
   addDrainRoute(admin, (reason) => shutdown.begin(reason));
 
+  logReadiness(readiness, logger, config.ingress.app.origin);
   readiness.start();
   readiness.markStarted();
   metrics?.startProcessMetrics();

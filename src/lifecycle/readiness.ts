@@ -2,6 +2,7 @@
 // never waits on the app: GET readiness.path answering 2xx, or a TCP connect when no path is set.
 import { connect } from 'node:net';
 import type { Dispatcher } from 'undici';
+import { unbracket, urlPort } from '../net/address.js';
 import { Client, requestVia } from '../proxy/undici.js';
 import type { DrainState } from './drain.js';
 
@@ -21,7 +22,7 @@ export class Readiness {
   private appResult = 'pending: first check not done';
   private started = false;
   private timer: NodeJS.Timeout | undefined;
-  private listeners: Array<(ready: boolean) => void> = [];
+  private listeners: Array<(report: ReadinessReport) => void> = [];
   /** one kept-alive connection for the checks, opened on the first */
   private client: Dispatcher | undefined;
 
@@ -54,7 +55,8 @@ export class Readiness {
     void this.client?.destroy();
   }
 
-  onChange(listener: (ready: boolean) => void): void {
+  /** told the report whenever the app's check or the start-up state changes */
+  onChange(listener: (report: ReadinessReport) => void): void {
     this.listeners.push(listener);
   }
 
@@ -68,8 +70,8 @@ export class Readiness {
   }
 
   private notify(): void {
-    const { ready } = this.report();
-    for (const l of this.listeners) l(ready);
+    const report = this.report();
+    for (const l of this.listeners) l(report);
   }
 
   private async checkApp(): Promise<string> {
@@ -92,8 +94,7 @@ export class Readiness {
       }
     }
     return new Promise((resolve) => {
-      const port = Number(app.port) || (app.protocol === 'https:' ? 443 : 80);
-      const socket = connect({ host: app.hostname.replace(/^\[|\]$/g, ''), port, timeout });
+      const socket = connect({ host: unbracket(app.hostname), port: urlPort(app), timeout });
       socket.once('connect', () => {
         socket.destroy();
         resolve('ok');

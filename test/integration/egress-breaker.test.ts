@@ -80,6 +80,18 @@ describe('circuit breaker life cycle', () => {
     expect(text).toMatch(/http_client_request_duration_seconds_count\{[^}]*upstream="stripe"[^}]*error_type="circuit_open"[^}]*\} 3/);
   });
 
+  it('each transition is one log line: a warning when the circuit opens, info when it half-opens and closes', async () => {
+    await sl.waitForLog((l) => l.msg === 'circuit closed');
+    const lines = sl.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('circuit ')).map((l) => `${String(l.level)} ${l.msg} ${String(l.upstream)}`);
+    expect(lines).toEqual([
+      'warn circuit open stripe',
+      'info circuit half-open stripe',
+      'warn circuit open stripe',
+      'info circuit half-open stripe',
+      'info circuit closed stripe',
+    ]);
+  });
+
   it('the per-try timeout is a 504 upstream_timeout and counts as a failure', async () => {
     // A second sidelight with a short timeout, so this test does not wait 10 s.
     const fast = await startSidelight({

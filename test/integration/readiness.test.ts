@@ -38,6 +38,13 @@ describe('readiness', () => {
     app.setReady(true);
     await until(async () => (await readyStatus(sl)).status === 200, 10_000, 'ready again');
     expect((await send(`${sl.admin}/health/live`)).status).toBe(200);
+    // One line per transition: a warning when it went bad, info when it came back.
+    await sl.waitForLog((l) => l.msg === 'app ready');
+    const transitions = sl.logs.filter((l) => l.msg === 'app not ready' || l.msg === 'app ready');
+    expect(transitions).toMatchObject([
+      { level: 'warn', msg: 'app not ready', app: app.url, check: 'failing: /healthz answered 503' },
+      { level: 'info', msg: 'app ready', app: app.url },
+    ]);
   });
 
   it('uses a TCP connect when no path is set: not ready while nothing listens on the app port', async () => {
@@ -59,6 +66,9 @@ describe('readiness', () => {
     await new Promise<void>((r) => up.listen(port, '127.0.0.1', r));
     try {
       await until(async () => (await readyStatus(sl)).status === 200, 10_000, 'ready once the app listens');
+      // The app being down at start is in the log, not only on /ready.
+      await sl.waitForLog((l) => l.msg === 'app ready');
+      expect(sl.logs.filter((l) => l.msg === 'app not ready')).toMatchObject([{ level: 'warn', check: 'failing: tcp connect: ECONNREFUSED' }]);
     } finally {
       await new Promise((r) => up.close(r));
     }
