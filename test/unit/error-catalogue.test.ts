@@ -1,11 +1,13 @@
-// The README's error tables against the one error catalogue (src/errors.ts): every row names
-// codes the catalogue has, with the catalogue's status, and every code a client can receive is
-// documented. A code added, renamed or given another status fails here until the docs follow.
-import { readFileSync } from 'node:fs';
+// The error tables of the README and docs/ against the one error catalogue (src/errors.ts): every
+// row names codes the catalogue has, with the catalogue's status, and every code a client can
+// receive is in docs/errors.md. A code added, renamed or given another status fails here until
+// the docs follow.
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERRORS, rejection, type ErrorCode } from '../../src/errors.js';
 
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const read = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+const DOCS = ['README.md', ...readdirSync(new URL('../../docs/', import.meta.url)).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
 /** rows of every table whose header is `| situation | status | `error` |`: [statuses, codes] */
 function errorRows(markdown: string): Array<{ line: string; statuses: number[]; codes: string[] }> {
@@ -24,13 +26,13 @@ function errorRows(markdown: string): Array<{ line: string; statuses: number[]; 
 }
 
 describe('the error catalogue', () => {
-  const rows = errorRows(README);
+  const rows = DOCS.flatMap((file) => errorRows(read(file)));
 
-  it('finds the README error tables', () => {
+  it('finds the error tables', () => {
     expect(rows.length).toBeGreaterThan(10);
   });
 
-  it('gives every README row the status the catalogue has for its code', () => {
+  it('gives every row the status the catalogue has for its code', () => {
     const wrong: string[] = [];
     for (const { line, statuses, codes } of rows) {
       const known = codes.filter((c) => c in ERRORS) as ErrorCode[];
@@ -40,8 +42,8 @@ describe('the error catalogue', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('documents every code a client can receive', () => {
-    const documented = new Set(rows.flatMap((r) => r.codes));
+  it('documents every code a client can receive in docs/errors.md', () => {
+    const documented = new Set(errorRows(read('docs/errors.md')).flatMap((r) => r.codes));
     const sent = (Object.keys(ERRORS) as ErrorCode[]).filter((c) => c !== 'client_aborted');
     expect(sent.filter((c) => !documented.has(c))).toEqual([]);
   });
