@@ -1,56 +1,20 @@
 // A real OTLP/HTTP trace receiver on an ephemeral port: it decodes the protobuf payloads the
-// exporter sends (ExportTraceServiceRequest, per opentelemetry-proto) with protobufjs, so tests
-// assert on exactly what a collector or Jaeger would receive.
+// exporter sends (ExportTraceServiceRequest) with protobufjs and the .proto files opentelemetry-proto
+// publishes, so tests assert on exactly what a collector or Jaeger would receive.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { until } from './http.js';
 
-// The subset of opentelemetry/proto/{trace,common,resource}/v1 the receiver reads; field numbers
-// as in the official .proto files (unknown fields are skipped by the decoder).
-const PROTO = `
-syntax = "proto3";
-package otlp;
-message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
-message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
-message ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; string schema_url = 3; }
-message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
-message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; }
-message Span {
-  bytes trace_id = 1;
-  bytes span_id = 2;
-  string trace_state = 3;
-  bytes parent_span_id = 4;
-  fixed32 flags = 16;
-  string name = 5;
-  SpanKind kind = 6;
-  fixed64 start_time_unix_nano = 7;
-  fixed64 end_time_unix_nano = 8;
-  repeated KeyValue attributes = 9;
-  uint32 dropped_attributes_count = 10;
-  Status status = 15;
-}
-enum SpanKind { SPAN_KIND_UNSPECIFIED = 0; SPAN_KIND_INTERNAL = 1; SPAN_KIND_SERVER = 2; SPAN_KIND_CLIENT = 3; SPAN_KIND_PRODUCER = 4; SPAN_KIND_CONSUMER = 5; }
-message Status { string message = 2; int32 code = 3; }
-message KeyValue { string key = 1; AnyValue value = 2; }
-message AnyValue {
-  oneof value {
-    string string_value = 1;
-    bool bool_value = 2;
-    int64 int_value = 3;
-    double double_value = 4;
-    ArrayValue array_value = 5;
-    KeyValueList kvlist_value = 6;
-    bytes bytes_value = 7;
-  }
-}
-message ArrayValue { repeated AnyValue values = 1; }
-message KeyValueList { repeated KeyValue values = 1; }
-`;
-
-const root = protobuf.parse(PROTO, { keepCase: false }).root;
-const Request = root.lookupType('otlp.ExportTraceServiceRequest');
+const PROTO_ROOT = fileURLToPath(new URL('../third_party/opentelemetry-proto/', import.meta.url));
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => join(PROTO_ROOT, target);
+root.loadSync('opentelemetry/proto/collector/trace/v1/trace_service.proto', { keepCase: false });
+/** opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest */
+export const ExportTraceServiceRequest = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
 
 export type SpanKindName = 'UNSPECIFIED' | 'INTERNAL' | 'SERVER' | 'CLIENT' | 'PRODUCER' | 'CONSUMER';
 const KINDS: SpanKindName[] = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
@@ -159,7 +123,7 @@ function attrs(list: KeyValue[] | undefined): Record<string, unknown> {
 
 export function decodeTraces(body: Buffer): ReceivedSpan[] {
   // The decoded message itself: bytes stay Uint8Array, 64-bit integers are Long (toString works).
-  const raw = Request.decode(body) as unknown as Decoded;
+  const raw = ExportTraceServiceRequest.decode(body) as unknown as Decoded;
   const spans: ReceivedSpan[] = [];
   for (const rs of raw.resourceSpans ?? []) {
     const resource = attrs(rs.resource?.attributes);
