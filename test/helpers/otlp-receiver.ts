@@ -1,7 +1,8 @@
 // A real OTLP/HTTP trace receiver on an ephemeral port: it decodes the protobuf payloads the
 // exporter sends (ExportTraceServiceRequest) with protobufjs and the .proto files opentelemetry-proto
 // publishes, so tests assert on exactly what a collector or Jaeger would receive.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,14 +44,14 @@ export interface OtlpReceiver {
   url: string;
   port: number;
   spans: ReceivedSpan[];
-  /** export requests seen, with their path, content type and headers */
-  requests: Array<{ path: string; contentType: string; encoding: string; headers: IncomingHttpHeaders }>;
-  /** TCP connections ever accepted */
+  /** export requests seen, with their path, content type, headers and when each was answered (performance.now()) */
+  requests: Array<{ path: string; contentType: string; encoding: string; headers: IncomingHttpHeaders; answeredAt: number }>;
+  /** TCP connections ever accepted (with TLS: before the handshake) */
   connections(): number;
   /** the most export requests ever in progress at once */
   maxConcurrent(): number;
-  /** from now on: hold each export this long, and/or answer with this status (spans are kept only on 2xx) */
-  behave(behaviour: { delayMs?: number; status?: number }): void;
+  /** from now on: hold each export this long, and/or answer with this status and Retry-After (spans are kept only on 2xx) */
+  behave(behaviour: Behaviour): void;
   /** waits until `predicate` holds for the spans received so far */
   waitFor(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number, what?: string): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -150,15 +151,22 @@ export function decodeTraces(body: Buffer): ReceivedSpan[] {
   return spans;
 }
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+interface Behaviour {
+  delayMs?: number;
+  status?: number;
+  retryAfter?: string;
+}
+
+/** `tls`: serve HTTPS with this key and certificate. */
+export async function startOtlpReceiver(options: { tls?: { key: string; cert: string } } = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: OtlpReceiver['requests'] = [];
   let connections = 0;
   let inProgress = 0;
   let maxConcurrent = 0;
-  let behaviour: { delayMs?: number; status?: number } = {};
+  let behaviour: Behaviour = {};
   const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
+  const onRequest: RequestListener = (req, res) => {
     inProgress++;
     maxConcurrent = Math.max(maxConcurrent, inProgress);
     res.on('close', () => inProgress--);
@@ -172,7 +180,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     const answer = () => {
       const contentType = String(req.headers['content-type'] ?? '');
       const encoding = String(req.headers['content-encoding'] ?? '');
-      requests.push({ path: req.url ?? '', contentType, encoding, headers: req.headers });
+      requests.push({ path: req.url ?? '', contentType, encoding, headers: req.headers, answeredAt: performance.now() });
       if (req.method !== 'POST' || req.url !== '/v1/traces' || contentType !== 'application/x-protobuf') {
         res.writeHead(404).end();
         return;
@@ -189,9 +197,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const status = behaviour.status ?? 200;
       if (status >= 200 && status < 300) spans.push(...decoded);
       // An empty ExportTraceServiceResponse.
-      res.writeHead(status, { 'content-type': 'application/x-protobuf', 'content-length': '0' }).end();
+      const retryAfter = behaviour.retryAfter === undefined ? {} : { 'retry-after': behaviour.retryAfter };
+      res.writeHead(status, { 'content-type': 'application/x-protobuf', 'content-length': '0', ...retryAfter }).end();
     };
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, onRequest) : createServer(onRequest);
   server.on('connection', (socket: Socket) => {
     connections++;
     sockets.add(socket);
@@ -200,7 +210,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     spans,
     requests,
