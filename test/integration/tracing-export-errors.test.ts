@@ -49,6 +49,19 @@ describe('a collector that answers Retry-After', () => {
     expect(taken.answeredAt - refused.answeredAt).toBeGreaterThanOrEqual(6_000);
   });
 
+  it('takes Retry-After as an HTTP date too', { timeout: 30_000 }, async () => {
+    const before = receiver.requests.length;
+    // 2 to 3 s ahead, on a whole second as HTTP dates are; without it the first backoff is 0.5 to 1 s.
+    const date = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_000);
+    receiver.behave({ status: 503, retryAfter: date.toUTCString() });
+    await send(`${sl.ingress}/echo`);
+    await sl.waitForLog((l) => l.msg === 'tracing' && l.kind === 'export_retry' && String(l.detail).includes(date.toUTCString()));
+    receiver.behave({});
+    await receiver.waitFor((spans) => spans.length === 2, 20_000, 'the retried batch');
+    const [refused, taken] = receiver.requests.slice(before);
+    expect(taken.answeredAt - refused.answeredAt).toBeGreaterThan(1_500);
+  });
+
   it('drops the batch at once when it asks for more than 60 s, and says why', { timeout: 30_000 }, async () => {
     const before = receiver.requests.length;
     receiver.behave({ status: 429, retryAfter: '3600' });
