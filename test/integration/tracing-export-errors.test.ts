@@ -26,6 +26,7 @@ function startTraced(endpoint: string): Promise<RunningSidelight> {
 }
 
 const exportFailed = (l: LogLine) => l.msg === 'tracing' && l.kind === 'export_failed';
+const exportRetry = (l: LogLine) => l.msg === 'tracing' && l.kind === 'export_retry';
 
 describe('a collector that answers Retry-After', () => {
   let receiver: OtlpReceiver;
@@ -42,7 +43,7 @@ describe('a collector that answers Retry-After', () => {
   it('gets the batch again no sooner than it asked, past 5 s', { timeout: 30_000 }, async () => {
     receiver.behave({ status: 503, retryAfter: '6' });
     await send(`${sl.ingress}/echo`);
-    await sl.waitForLog((l) => l.msg === 'tracing' && l.kind === 'export_retry');
+    await sl.waitForLog(exportRetry);
     receiver.behave({});
     await receiver.waitFor((spans) => spans.length === 1, 20_000, 'the retried batch');
     const [refused, taken] = receiver.requests;
@@ -55,7 +56,7 @@ describe('a collector that answers Retry-After', () => {
     const date = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_000);
     receiver.behave({ status: 503, retryAfter: date.toUTCString() });
     await send(`${sl.ingress}/echo`);
-    await sl.waitForLog((l) => l.msg === 'tracing' && l.kind === 'export_retry' && String(l.detail).includes(date.toUTCString()));
+    await sl.waitForLog((l) => exportRetry(l) && String(l.detail).includes(date.toUTCString()));
     receiver.behave({});
     await receiver.waitFor((spans) => spans.length === 2, 20_000, 'the retried batch');
     const [refused, taken] = receiver.requests.slice(before);
@@ -82,7 +83,7 @@ describe('a collector whose certificate is not trusted', () => {
       const line = await sl.waitForLog(exportFailed, 20_000);
       expect(String(line.detail)).toMatch(/did not take them: TLS handshake with the collector failed \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
       expect(receiver.connections()).toBe(1);
-      expect(sl.logs.filter((l) => l.msg === 'tracing' && l.kind === 'export_retry')).toEqual([]);
+      expect(sl.logs.filter(exportRetry)).toEqual([]);
       expect(sl.logs.filter(exportFailed)).toHaveLength(1);
     } finally {
       await sl.stop();
@@ -96,11 +97,27 @@ describe('SIGTERM while a failed export waits for its retry', () => {
     // The default configuration in a pod whose collector is down: nothing listens on the port.
     const sl = await startTraced(`http://127.0.0.1:${await freePort()}`);
     expect((await send(`${sl.ingress}/echo`)).status).toBe(200);
-    await sl.waitForLog((l) => l.msg === 'tracing' && l.kind === 'export_retry');
+    await sl.waitForLog(exportRetry);
     expect(await sl.stop('SIGTERM')).toBe(0);
     expect(sl.logs.find((l) => l.msg === 'stopped')).toMatchObject({ code: 0 });
     const dropped = sl.logs.filter(exportFailed).map((l) => String(l.detail));
     expect(dropped).toEqual([expect.stringMatching(/^Dropped 1 spans: the collector at .* did not take them: collector unreachable \(ECONNREFUSED\)/)]);
+  });
+
+  it('reports the drops the log throttle held back before it exits', { timeout: 30_000 }, async () => {
+    const sl = await startSidelight({
+      config: { ingress: { app: app.url }, logging: { level: 'debug', accessLog: false } },
+      env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1' },
+    });
+    await send(`${sl.ingress}/echo`);
+    await send(`${sl.ingress}/echo`);
+    // The first batch is dropped after its third try, and logged; the second waits for its retry
+    // (the third retry line) when SIGTERM comes, and its drop falls within the log's 10 s.
+    await until(() => sl.logs.filter(exportRetry).length === 3, 20_000, "the second batch's first retry");
+    expect(sl.logs.filter(exportFailed)).toHaveLength(1);
+    expect(await sl.stop('SIGTERM')).toBe(0);
+    const counts = sl.logs.filter(exportFailed).map((l) => Number(/^Dropped (\d+) spans/.exec(String(l.detail))![1]));
+    expect(counts).toEqual([1, 1]);
   });
 
   it('counts the spans of an export the collector never answers as dropped, and still exits 0', { timeout: 30_000 }, async () => {
