@@ -58,9 +58,13 @@ export class Shutdown {
       s.close();
       s.closeAllConnections();
     }
-    const bounded = (p: Promise<void> | void) =>
-      Promise.race([Promise.resolve(p).catch(() => undefined), new Promise((r) => setTimeout(r, FLUSH_BUDGET_MS).unref())]);
-    await Promise.all(this.deps.flushers.map((f) => bounded(f())));
+    // The bound's timer holds the process open: with the listeners closed, a flusher waiting on
+    // an unref'd timer (an export's retry backoff) would otherwise leave Node with nothing to
+    // run, and it would exit 13 from the unsettled top-level await, before the `stopped` line.
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise((resolve) => (timer = setTimeout(resolve, FLUSH_BUDGET_MS)));
+    await Promise.all(this.deps.flushers.map((f) => Promise.race([Promise.resolve(f()).catch(() => undefined), budget])));
+    clearTimeout(timer);
     this.resolveExit(code);
   }
 }

@@ -52,6 +52,16 @@ export function startTracing(settings: TracingSettings, maxInflight: number, log
       : new ConsoleTransport(logger);
   const warnings = new ThrottledLog(logger, 'tracing');
   const unreported: Record<DropReason, number> = { queue_full: 0, export_failed: 0 };
+  /** why the collector did not take the last batch it failed */
+  let lastFailure: string | undefined;
+  const report = (reason: DropReason) => {
+    const why =
+      reason === 'queue_full'
+        ? `the export queue (OTEL_BSP_MAX_QUEUE_SIZE=${settings.maxQueueSize}) was full: the collector at ${endpoint} is down or slow`
+        : `the collector at ${endpoint} did not take them: ${lastFailure}`;
+    warnings.warn(reason, { detail: `Dropped ${unreported[reason]} spans: ${why}` });
+    unreported[reason] = 0;
+  };
   const queue = new ExportQueue(
     transport,
     {
@@ -65,13 +75,11 @@ export function startTracing(settings: TracingSettings, maxInflight: number, log
       dropped(count, reason, detail) {
         hooks.spansDropped?.(count, reason);
         unreported[reason] += count;
-        if (!warnings.due(reason)) return;
-        const why =
-          reason === 'queue_full'
-            ? `the export queue (OTEL_BSP_MAX_QUEUE_SIZE=${settings.maxQueueSize}) was full: the collector at ${endpoint} is down or slow`
-            : `the collector at ${endpoint} did not take them: ${detail}`;
-        warnings.warn(reason, { detail: `Dropped ${unreported[reason]} spans: ${why}` });
-        unreported[reason] = 0;
+        if (reason === 'export_failed') lastFailure = detail;
+        if (warnings.due(reason)) report(reason);
+      },
+      retrying(count, delayMs, detail) {
+        logger.debug({ msg: 'tracing', kind: 'export_retry', spans: count, retryInMs: Math.round(delayMs), detail });
       },
     },
   );
@@ -80,6 +88,11 @@ export function startTracing(settings: TracingSettings, maxInflight: number, log
     sample: createSampler(settings.sampler, settings.ratio),
     inflight: new InflightSpans<TraceParent>(maxInflight),
     record: (span) => queue.add(span),
-    shutdown: () => queue.shutdown(),
+    // Drops held back by the log's throttle are reported before the exit, whatever the throttle says.
+    shutdown: async () => {
+      await queue.shutdown();
+      if (unreported.queue_full > 0) report('queue_full');
+      if (unreported.export_failed > 0) report('export_failed');
+    },
   };
 }

@@ -1,56 +1,21 @@
 // A real OTLP/HTTP trace receiver on an ephemeral port: it decodes the protobuf payloads the
-// exporter sends (ExportTraceServiceRequest, per opentelemetry-proto) with protobufjs, so tests
-// assert on exactly what a collector or Jaeger would receive.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+// exporter sends (ExportTraceServiceRequest) with protobufjs and the .proto files opentelemetry-proto
+// publishes, so tests assert on exactly what a collector or Jaeger would receive.
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 import { until } from './http.js';
 
-// The subset of opentelemetry/proto/{trace,common,resource}/v1 the receiver reads; field numbers
-// as in the official .proto files (unknown fields are skipped by the decoder).
-const PROTO = `
-syntax = "proto3";
-package otlp;
-message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
-message ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
-message ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; string schema_url = 3; }
-message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
-message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; }
-message Span {
-  bytes trace_id = 1;
-  bytes span_id = 2;
-  string trace_state = 3;
-  bytes parent_span_id = 4;
-  fixed32 flags = 16;
-  string name = 5;
-  SpanKind kind = 6;
-  fixed64 start_time_unix_nano = 7;
-  fixed64 end_time_unix_nano = 8;
-  repeated KeyValue attributes = 9;
-  uint32 dropped_attributes_count = 10;
-  Status status = 15;
-}
-enum SpanKind { SPAN_KIND_UNSPECIFIED = 0; SPAN_KIND_INTERNAL = 1; SPAN_KIND_SERVER = 2; SPAN_KIND_CLIENT = 3; SPAN_KIND_PRODUCER = 4; SPAN_KIND_CONSUMER = 5; }
-message Status { string message = 2; int32 code = 3; }
-message KeyValue { string key = 1; AnyValue value = 2; }
-message AnyValue {
-  oneof value {
-    string string_value = 1;
-    bool bool_value = 2;
-    int64 int_value = 3;
-    double double_value = 4;
-    ArrayValue array_value = 5;
-    KeyValueList kvlist_value = 6;
-    bytes bytes_value = 7;
-  }
-}
-message ArrayValue { repeated AnyValue values = 1; }
-message KeyValueList { repeated KeyValue values = 1; }
-`;
-
-const root = protobuf.parse(PROTO, { keepCase: false }).root;
-const Request = root.lookupType('otlp.ExportTraceServiceRequest');
+const PROTO_ROOT = fileURLToPath(new URL('../third_party/opentelemetry-proto/', import.meta.url));
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => join(PROTO_ROOT, target);
+root.loadSync('opentelemetry/proto/collector/trace/v1/trace_service.proto', { keepCase: false });
+/** opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest */
+export const ExportTraceServiceRequest = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
 
 export type SpanKindName = 'UNSPECIFIED' | 'INTERNAL' | 'SERVER' | 'CLIENT' | 'PRODUCER' | 'CONSUMER';
 const KINDS: SpanKindName[] = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
@@ -79,14 +44,14 @@ export interface OtlpReceiver {
   url: string;
   port: number;
   spans: ReceivedSpan[];
-  /** export requests seen, with their path, content type and headers */
-  requests: Array<{ path: string; contentType: string; encoding: string; headers: IncomingHttpHeaders }>;
-  /** TCP connections ever accepted */
+  /** export requests seen, with their path, content type, headers and when each was answered (performance.now()) */
+  requests: Array<{ path: string; contentType: string; encoding: string; headers: IncomingHttpHeaders; answeredAt: number }>;
+  /** TCP connections ever accepted (with TLS: before the handshake) */
   connections(): number;
   /** the most export requests ever in progress at once */
   maxConcurrent(): number;
-  /** from now on: hold each export this long, and/or answer with this status (spans are kept only on 2xx) */
-  behave(behaviour: { delayMs?: number; status?: number }): void;
+  /** from now on: hold each export this long, and/or answer with this status and Retry-After (spans are kept only on 2xx) */
+  behave(behaviour: Behaviour): void;
   /** waits until `predicate` holds for the spans received so far */
   waitFor(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number, what?: string): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -159,7 +124,7 @@ function attrs(list: KeyValue[] | undefined): Record<string, unknown> {
 
 export function decodeTraces(body: Buffer): ReceivedSpan[] {
   // The decoded message itself: bytes stay Uint8Array, 64-bit integers are Long (toString works).
-  const raw = Request.decode(body) as unknown as Decoded;
+  const raw = ExportTraceServiceRequest.decode(body) as unknown as Decoded;
   const spans: ReceivedSpan[] = [];
   for (const rs of raw.resourceSpans ?? []) {
     const resource = attrs(rs.resource?.attributes);
@@ -186,15 +151,22 @@ export function decodeTraces(body: Buffer): ReceivedSpan[] {
   return spans;
 }
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+interface Behaviour {
+  delayMs?: number;
+  status?: number;
+  retryAfter?: string;
+}
+
+/** `tls`: serve HTTPS with this key and certificate. */
+export async function startOtlpReceiver(options: { tls?: { key: string; cert: string } } = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: OtlpReceiver['requests'] = [];
   let connections = 0;
   let inProgress = 0;
   let maxConcurrent = 0;
-  let behaviour: { delayMs?: number; status?: number } = {};
+  let behaviour: Behaviour = {};
   const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
+  const onRequest: RequestListener = (req, res) => {
     inProgress++;
     maxConcurrent = Math.max(maxConcurrent, inProgress);
     res.on('close', () => inProgress--);
@@ -208,7 +180,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     const answer = () => {
       const contentType = String(req.headers['content-type'] ?? '');
       const encoding = String(req.headers['content-encoding'] ?? '');
-      requests.push({ path: req.url ?? '', contentType, encoding, headers: req.headers });
+      requests.push({ path: req.url ?? '', contentType, encoding, headers: req.headers, answeredAt: performance.now() });
       if (req.method !== 'POST' || req.url !== '/v1/traces' || contentType !== 'application/x-protobuf') {
         res.writeHead(404).end();
         return;
@@ -225,9 +197,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const status = behaviour.status ?? 200;
       if (status >= 200 && status < 300) spans.push(...decoded);
       // An empty ExportTraceServiceResponse.
-      res.writeHead(status, { 'content-type': 'application/x-protobuf', 'content-length': '0' }).end();
+      const retryAfter = behaviour.retryAfter === undefined ? {} : { 'retry-after': behaviour.retryAfter };
+      res.writeHead(status, { 'content-type': 'application/x-protobuf', 'content-length': '0', ...retryAfter }).end();
     };
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, onRequest) : createServer(onRequest);
   server.on('connection', (socket: Socket) => {
     connections++;
     sockets.add(socket);
@@ -236,7 +210,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     spans,
     requests,

@@ -1,9 +1,16 @@
-// sidelight's own OTLP protobuf writer, read back by protobufjs with the official field numbers.
+// sidelight's own OTLP protobuf writer, read back by protobufjs with the .proto files
+// opentelemetry-proto publishes, and compared with what the OpenTelemetry JS SDK's OTLP exporter
+// writes for the same span.
+import { ROOT_CONTEXT, SpanKind as SdkSpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { OtlpTraceEncoder } from '../../src/telemetry/spans/otlp-encoding.js';
 import { ATTR } from '../../src/telemetry/spans/semconv.js';
-import { SpanKind, SpanRecord } from '../../src/telemetry/spans/span-record.js';
-import { decodeTraces } from '../helpers/otlp-receiver.js';
+import { AttributeKey, SpanKind, SpanRecord } from '../../src/telemetry/spans/span-record.js';
+import { decodeTraces, ExportTraceServiceRequest } from '../helpers/otlp-receiver.js';
 
 const encoder = new OtlpTraceEncoder({ 'service.name': 'checkout', 'k8s.pod.name': 'pod-ü' }, 'sidelight', '1.2.3');
 const tid = '0af7651916cd43dd8448eb211c80319c';
@@ -27,6 +34,10 @@ function record(overrides: Partial<SpanRecord> = {}): SpanRecord {
   const parent = r.parentSpanId ? { traceId: r.traceId, spanId: r.parentSpanId, flags: 0, sampled: undefined, traceState: r.traceState, remote: r.parentRemote } : undefined;
   return new SpanRecord({ traceId: r.traceId, spanId: r.spanId, traceFlags: r.flags }, parent, r.kind, r.name, r.startMs, r.endMs, r.error, r.attributes);
 }
+
+/** sidelight's ExportTraceServiceRequest and the SDK's, as plain objects: proto3 defaults filled in, oneofs named, 64-bit integers as strings */
+const asObject = (bytes: Uint8Array) =>
+  ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(bytes), { longs: String, bytes: String, enums: String, defaults: true, oneofs: true });
 
 /** the nanoseconds a double number of epoch milliseconds stands for, computed exactly */
 const nanos = (ms: number) => {
@@ -93,4 +104,61 @@ describe('OtlpTraceEncoder', () => {
     expect(names[49]).toBe('third 49');
     expect(decodeTraces(own.finish(second)).map((s) => s.name)[0]).toBe('second 0');
   });
+
+  it('writes integer attributes as int64: past 2^35, up to the largest below 2^63, and negative (ten bytes)', () => {
+    const values = [0, 1, 127, 128, 2 ** 35 - 1, 2 ** 35, 2 ** 35 + 1, 40_000_000_000, 2 ** 53 - 1, 2 ** 62, 2 ** 63 - 1024, -1, -128, -(2 ** 35), -(2 ** 53) + 1, -(2 ** 63)];
+    const request = asObject(encoder.encode([record({ attributes: values.flatMap((v, i) => [new AttributeKey(`n${i}`), v]) })]));
+    const attributes = request.resourceSpans[0].scopeSpans[0].spans[0].attributes as Array<{ value: { value: string; intValue: string } }>;
+    expect(attributes.map((a) => [a.value.value, a.value.intValue])).toEqual(values.map((v) => ['intValue', BigInt(v).toString()]));
+  });
+});
+
+describe("sidelight's encoding and the OpenTelemetry JS SDK's OTLP exporter", () => {
+  const resource = { 'service.name': 'checkout', 'k8s.pod.name': 'pod-ü' };
+  const sdkEncode = (span: SpanRecord, names: string[]) => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({
+      resource: resourceFromAttributes(resource),
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+      idGenerator: { generateTraceId: () => span.traceId, generateSpanId: () => span.spanId },
+    });
+    const parent = span.parentSpanId
+      ? trace.setSpanContext(ROOT_CONTEXT, { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: span.flags, isRemote: span.parentRemote, traceState: new TraceState(span.traceState) })
+      : ROOT_CONTEXT;
+    const attributes: Record<string, string | number> = {};
+    for (let i = 0; i < span.attributes.length; i += 2) attributes[names[i / 2]] = span.attributes[i + 1] as string | number;
+    const sdkSpan = provider
+      .getTracer('sidelight', '1.2.3')
+      .startSpan(span.name, { kind: span.kind === SpanKind.Server ? SdkSpanKind.SERVER : SdkSpanKind.CLIENT, startTime: span.startMs, attributes }, parent);
+    if (span.error) sdkSpan.setStatus({ code: SpanStatusCode.ERROR });
+    sdkSpan.end(span.endMs);
+    return ProtobufTraceSerializer.serializeRequest(exporter.getFinishedSpans())!;
+  };
+
+  const cases: Array<[string, Partial<SpanRecord>]> = [
+    ['a server span with a remote parent', {}],
+    ['a client span with an error and a local parent', { kind: SpanKind.Client, error: true, parentRemote: false, traceState: '' }],
+    ['a root span', { parentSpanId: '', traceState: '', parentRemote: false }],
+    [
+      'a tunnel past 34 GB, a negative count and non-ASCII text',
+      {
+        kind: SpanKind.Client,
+        name: 'CONNECT',
+        attributes: [ATTR.method, 'CONNECT', ATTR.serverAddress, 'api.ëxample.com', ATTR.serverPort, 443, ATTR.tunnelBytesSent, 40_000_000_000, ATTR.tunnelBytesReceived, 2 ** 53 - 1, ATTR.resendCount, -3],
+      },
+    ],
+  ];
+  for (const [name, overrides] of cases) {
+    it(`agree field by field on ${name}`, () => {
+      const span = record(overrides);
+      const names = span.attributes.filter((_, i) => i % 2 === 0).map((k) => (k as AttributeKey).name);
+      const ours = asObject(encoder.encode([span]));
+      const theirs = asObject(sdkEncode(span, names));
+      expect(ours).toEqual(theirs);
+      // The comparison covers every field that matters: it is not two empty objects.
+      const s = ours.resourceSpans[0].scopeSpans[0].spans[0];
+      expect(s.attributes).toHaveLength(names.length);
+      expect(s.startTimeUnixNano).toBe(String(nanos(span.startMs)));
+    });
+  }
 });

@@ -16,7 +16,10 @@ export interface ExportQueueOptions {
   maxAttempts?: number;
 }
 
-/** What sending one batch came to. */
+/**
+ * What sending one batch came to. `retryable` false: the failure is permanent (a certificate not
+ * trusted, a 4xx), so the batch is not sent again. `retryAfterMs`: the collector's Retry-After.
+ */
 export type SendResult = { ok: true } | { ok: false; retryable: boolean; error: string; retryAfterMs?: number };
 
 /** Spans gathered for one export request; `count` is kept by the queue. */
@@ -33,7 +36,8 @@ export interface SpanTransport<Batch extends SpanBatch = SpanBatch, Payload = un
   send(payload: Payload): Promise<SendResult>;
   /** the batch was delivered: what it holds may be reused for a later one */
   delivered?(batch: Batch): void;
-  close(): Promise<void>;
+  /** `abandon`: requests still in flight are cut off rather than waited for */
+  close(abandon?: boolean): Promise<void>;
 }
 
 export type DropReason = 'queue_full' | 'export_failed';
@@ -41,10 +45,22 @@ export type DropReason = 'queue_full' | 'export_failed';
 export interface ExportQueueHooks {
   exported?(count: number): void;
   dropped?(count: number, reason: DropReason, detail?: string): void;
+  /** a batch failed and is sent again in `delayMs` */
+  retrying?(count: number, delayMs: number, detail: string): void;
 }
 
 const BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
+/**
+ * The longest Retry-After honoured. While a batch waits, the queue fills and new spans are
+ * dropped; a collector that asks for longer has the batch dropped at once instead.
+ */
+const MAX_RETRY_AFTER_MS = 60_000;
+/**
+ * How long the last export may take when the process exits: inside the 5 s the drain gives all
+ * flushers (lifecycle/shutdown.ts), so what is still unsent then is counted before the exit.
+ */
+const SHUTDOWN_BUDGET_MS = 4_000;
 
 export class ExportQueue {
   /** full batches, oldest first, then the one being filled */
@@ -52,6 +68,10 @@ export class ExportQueue {
   private filling: SpanBatch | undefined;
   private queued = 0;
   private exporting: Promise<void> | undefined;
+  /** the batch being exported, until it is delivered or dropped */
+  private sending: SpanBatch | undefined;
+  /** ends the wait for a failed batch's retry */
+  private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private stopped = false;
@@ -96,11 +116,21 @@ export class ExportQueue {
     while (this.queued > 0) await this.exportBatch();
   }
 
-  /** Stops taking spans and exports what is queued, each batch tried once: the process is exiting. */
+  /**
+   * Stops taking spans and exports what is queued, each batch tried once, for at most
+   * SHUTDOWN_BUDGET_MS: the process is exiting. A batch waiting for its retry is dropped, and
+   * whatever is unsent when the time is up is counted as dropped.
+   */
   async shutdown(): Promise<void> {
     this.stopped = true;
-    await this.flush();
-    await this.transport.close();
+    this.wake?.();
+    let timer: NodeJS.Timeout | undefined;
+    // A timer that holds the process open: the flush may be waiting on nothing else.
+    const outOfTime = new Promise<true>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_BUDGET_MS, true)));
+    const abandoned = await Promise.race([this.flush().then(() => false), outOfTime]);
+    clearTimeout(timer);
+    if (abandoned) this.abandon();
+    await this.transport.close(abandoned);
   }
 
   private readonly onTimer = (): void => {
@@ -133,20 +163,32 @@ export class ExportQueue {
       this.filling = undefined;
     }
     this.queued -= batch.count;
-    const run = this.send(batch).finally(() => {
-      this.exporting = undefined;
-    });
+    this.sending = batch;
+    const run = this.send(batch)
+      .then((failure) => {
+        if (this.sending !== batch) return; // abandoned at exit: already counted
+        this.sending = undefined;
+        if (failure !== undefined) {
+          this.hooks.dropped?.(batch.count, 'export_failed', failure);
+          return;
+        }
+        this.transport.delivered?.(batch);
+        this.hooks.exported?.(batch.count);
+      })
+      .finally(() => {
+        this.exporting = undefined;
+      });
     this.exporting = run;
     return run;
   }
 
-  private async send(batch: SpanBatch): Promise<void> {
+  /** Sends a batch, retrying what is worth it; resolves with why it was not delivered, if it was not. */
+  private async send(batch: SpanBatch): Promise<string | undefined> {
     let payload: unknown;
     try {
       payload = await this.transport.encode(batch);
     } catch (err) {
-      this.hooks.dropped?.(batch.count, 'export_failed', (err as Error).message);
-      return;
+      return (err as Error).message;
     }
     for (let attempt = 1; ; attempt++) {
       let result: SendResult;
@@ -155,19 +197,39 @@ export class ExportQueue {
       } catch (err) {
         result = { ok: false, retryable: false, error: (err as Error).message };
       }
-      if (result.ok) {
-        this.transport.delivered?.(batch);
-        this.hooks.exported?.(batch.count);
-        return;
+      if (result.ok) return undefined;
+      if (!result.retryable || attempt >= this.maxAttempts || this.stopped) return result.error;
+      if (result.retryAfterMs !== undefined && result.retryAfterMs > MAX_RETRY_AFTER_MS) {
+        return `${result.error}, longer than the ${MAX_RETRY_AFTER_MS / 1000} s a batch may wait`;
       }
-      if (!result.retryable || attempt >= this.maxAttempts || this.stopped) {
-        this.hooks.dropped?.(batch.count, 'export_failed', result.error);
-        return;
-      }
-      // Exponential backoff with jitter, or the collector's Retry-After, within bounds.
-      const backoff = Math.min(MAX_BACKOFF_MS, result.retryAfterMs ?? BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
-      await new Promise((resolve) => setTimeout(resolve, backoff).unref());
+      // The collector's Retry-After, or exponential backoff with jitter.
+      const delay = result.retryAfterMs ?? Math.min(MAX_BACKOFF_MS, BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      this.hooks.retrying?.(batch.count, delay, result.error);
+      await this.pause(delay);
+      if (this.stopped) return `${result.error}; the process stopped before the retry`;
     }
+  }
+
+  /** Waits `ms`, or until shutdown() cuts the wait short. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.wake?.(), ms).unref();
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** The exit's time is up: the batch in flight and everything queued are counted as dropped. */
+  private abandon(): void {
+    const unsent = this.queued + (this.sending?.count ?? 0);
+    this.full.length = 0;
+    this.filling = undefined;
+    this.sending = undefined;
+    this.queued = 0;
+    if (unsent > 0) this.hooks.dropped?.(unsent, 'export_failed', 'the process stopped before the collector took them');
   }
 
   private clearTimers(): void {

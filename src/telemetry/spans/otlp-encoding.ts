@@ -182,7 +182,8 @@ export class OtlpSpanBatch {
   }
 }
 
-const varintSize = (value: number): number => (value < 128 ? 1 : value < 16384 ? 2 : value < 2097152 ? 3 : value < 268435456 ? 4 : 5);
+/** bytes a length takes as a varint: lengths here stay far below 2^35 */
+const varintSize = (length: number): number => (length < 128 ? 1 : length < 16384 ? 2 : length < 2097152 ? 3 : length < 268435456 ? 4 : 5);
 
 /**
  * One span, written with a local position after a single bound check: this runs on the request's
@@ -225,9 +226,10 @@ function writeSpan(w: ProtoWriter, s: SpanRecord): void {
       pos = putString(buf, pos, (1 << 3) | WIRE_LEN, value); // AnyValue.string_value
       pos = closeLength(buf, any, pos);
     } else {
-      buf[pos++] = 1 + varintSize(value as number);
+      const any = pos++; // at most 11 bytes: its length takes one
       buf[pos++] = (3 << 3) | WIRE_VARINT; // AnyValue.int_value
-      pos = putVarint(buf, pos, value as number);
+      pos = (value as number) >= 0 ? putVarint(buf, pos, value as number) : putNegativeVarint(buf, pos, value as number);
+      buf[any] = pos - any - 1;
     }
     pos = closeLength(buf, kv, pos);
   }
@@ -243,12 +245,32 @@ function writeSpan(w: ProtoWriter, s: SpanRecord): void {
   w.pos = closeLength(buf, span, pos);
 }
 
+/** A non-negative integer below 2^64 (exact for any integer a double holds: / 128 and % 128 are exact). */
 function putVarint(buf: Buffer, pos: number, value: number): number {
   while (value > 127) {
     buf[pos++] = (value % 128) | 128;
     value = Math.floor(value / 128);
   }
   buf[pos++] = value;
+  return pos;
+}
+
+/**
+ * A negative int64 as protobuf writes it: the 64-bit two's complement, so always ten bytes.
+ * Worked on two 32-bit halves: 2^64 + value is past what a double holds exactly.
+ */
+function putNegativeVarint(buf: Buffer, pos: number, value: number): number {
+  const magnitude = -value; // at most 2^63
+  let low = magnitude % 4294967296;
+  let high = Math.floor(magnitude / 4294967296);
+  low = (~low + 1) >>> 0;
+  high = (~high + (low === 0 ? 1 : 0)) >>> 0;
+  for (let i = 0; i < 9; i++) {
+    buf[pos++] = (low & 127) | 128;
+    low = ((low >>> 7) | (high << 25)) >>> 0;
+    high >>>= 7;
+  }
+  buf[pos++] = low; // the sign bit
   return pos;
 }
 

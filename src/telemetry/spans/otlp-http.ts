@@ -3,6 +3,7 @@
 // own small keep-alive pool, so exports never queue behind the app's traffic.
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
+import { classify } from '../../proxy/errors.js';
 import { Pool, requestVia } from '../../proxy/undici.js';
 import type { OtlpExportSettings } from '../../config/tracing-env.js';
 import type { SendResult, SpanTransport } from './export-queue.js';
@@ -59,16 +60,19 @@ export class OtlpHttpTransport implements SpanTransport<OtlpSpanBatch, Buffer> {
       const res = await requestVia(this.pool, { method: 'POST', path: this.path, headers: this.headers, body });
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
-      const retryAfter = Number(res.headers['retry-after']);
+      const retryAfter = res.headers['retry-after'];
+      const retryAfterMs = typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined;
       return {
         ok: false,
         retryable: RETRYABLE_STATUS.has(res.statusCode),
-        error: `collector answered ${res.statusCode}`,
-        retryAfterMs: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined,
+        error: `collector answered ${res.statusCode}${retryAfterMs === undefined ? '' : ` with Retry-After: ${String(retryAfter).slice(0, 40)}`}`,
+        retryAfterMs,
       };
     } catch (err) {
       const e = err as { code?: string; cause?: { code?: string }; name?: string; message?: string };
       const code = e.code ?? e.cause?.code ?? (e.name === 'TimeoutError' ? 'timed out' : e.message);
+      // A certificate not trusted or a protocol mismatch fails the same way every time.
+      if (classify(err).errorType === 'tls') return { ok: false, retryable: false, error: `TLS handshake with the collector failed (${code})` };
       // Unreachable, reset or slow: all worth another try later.
       return { ok: false, retryable: true, error: `collector unreachable (${code})` };
     }
@@ -78,7 +82,13 @@ export class OtlpHttpTransport implements SpanTransport<OtlpSpanBatch, Buffer> {
     this.encoder.recycle(batch);
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  close(abandon = false): Promise<void> {
+    return abandon ? this.pool.destroy() : this.pool.close();
   }
+}
+
+/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), in milliseconds from now. */
+function parseRetryAfter(value: string): number | undefined {
+  const ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  return Number.isFinite(ms) ? Math.max(0, ms) : undefined;
 }
