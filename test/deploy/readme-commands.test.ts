@@ -23,7 +23,7 @@
 //   needs a Docker daemon or a Kubernetes cluster. A pipe into kubectl runs up to the pipe, and
 //   what it would apply must be Kubernetes YAML with the sidecar in it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,9 +89,12 @@ describe('the README commands', () => {
   let api: TestApp | undefined;
   let otlp: OtlpReceiver | undefined;
 
+  const scratch: string[] = [];
+
   afterAll(async () => {
     for (const b of background) stop(b);
     await Promise.all([...background.map((b) => b.exited), app?.close(), api?.close(), otlp?.close()]);
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
   });
 
   function stop(b: Background): void {
@@ -122,6 +125,7 @@ describe('the README commands', () => {
         .replace(LIVE_VIEW, `$& --admin 127.0.0.1:${admin}`);
     const dir = scratchClone();
     const prefix = mkdtempSync(join(tmpdir(), 'sidelight-npm-prefix-'));
+    scratch.push(dir, prefix);
     const env: Record<string, string> = {};
     // npm hands its own settings down as npm_config_* (its global prefix among them): none may leak
     // into the README's npm commands, or `npm install -g .` would install into the real prefix.
