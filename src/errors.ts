@@ -1,7 +1,7 @@
 // The catalogue of every answer sidelight makes itself: code, status, what it means, the gRPC
 // status a gRPC client gets instead, and whether it counts against the upstream (the app, on
-// ingress). Errors from the network are mapped onto it here too. The README's error tables are
-// checked against this catalogue (test/unit/error-catalogue.test.ts).
+// ingress). Errors from the network are mapped onto it here too. docs/errors.md, and every other
+// error table in the docs, is checked against this catalogue (test/unit/error-catalogue.test.ts).
 import { socketFailureKind, type SocketFailureKind } from './net/socket-errors.js';
 
 export interface ErrorSpec {

@@ -7,8 +7,8 @@
 // records exactly two span shapes and knows each span's parent explicitly, and the SDK's generic
 // path cost more than the whole rest of the proxy per request (span objects, attribute maps,
 // protobuf serialisation inside span.end()), its batch processor let exports overlap and pile up
-// memory with a dead collector, and loading it took a third of the start-up time. The bench and
-// README give the measured figures.
+// memory with a dead collector, and loading it took a third of the start-up time. bench/RESULTS.md
+// gives the measured figures.
 import type { TracingSettings } from '../config/tracing-env.js';
 import type { TraceParent } from '../proxy/exchange.js';
 import { redact } from '../config/tracing-env.js';
