@@ -3,7 +3,7 @@
 // own small keep-alive pool, so exports never queue behind the app's traffic.
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { classify } from '../../proxy/errors.js';
+import { classify } from '../../errors.js';
 import { Pool, requestVia } from '../../proxy/undici.js';
 import type { OtlpExportSettings } from '../../config/tracing-env.js';
 import type { SendResult, SpanTransport } from './export-queue.js';
