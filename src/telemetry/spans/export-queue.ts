@@ -85,10 +85,6 @@ export class ExportQueue {
     this.maxAttempts = options.maxAttempts ?? 3;
   }
 
-  get length(): number {
-    return this.queued;
-  }
-
   /** Queues a finished span; the request path does nothing else. */
   add(span: SpanRecord): void {
     if (this.stopped) return; // exiting: the last batch is already on its way
