@@ -4,11 +4,10 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { Exchange } from './exchange.js';
-import { ClientAbortedError, classify, errorBody } from '../errors.js';
+import { ClientAbortedError, classify, errorBody, type Rejection } from '../errors.js';
 import { ForwardHandler, type ForwardOwner } from './forward.js';
 import { forwardRequestHeaders } from './headers.js';
 import type { Inflight } from './inflight.js';
-import type { Rejection } from '../errors.js';
 import { ForwardedRequest, TryContext, type ConnectHandler, type Layer, type ProxyDispatchOptions, type ResponseHeaders, type Target, type TryListener, type TryReport, type TunnelOwner } from './layer.js';
 import { join, writeSwitchingProtocols } from './upgrade.js';
 

@@ -1,6 +1,7 @@
 // The span pipeline, assembled from the effective settings (src/config/tracing-env.ts): a
 // sampler, the queue of finished SpanRecords and where they go (OTLP/HTTP or the console).
-// The layers (src/interceptors/tracing.ts, client-tracing.ts) decide ids and sampling while a
+// The layers (src/layers/server-tracing.ts, egress-tracing.ts) and the tries' interceptor
+// (src/egress/dispatch/client-tracing.ts) decide ids and sampling while a
 // request is in flight and hand over one SpanRecord when it is over; nothing else is traced.
 //
 // Why not the OpenTelemetry SDK (sdk-node, sdk-trace-base, exporter-trace-otlp-proto): sidelight
