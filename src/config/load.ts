@@ -165,8 +165,12 @@ function finish(parsed: ParsedConfig, env: Env): Config {
   }));
   checkUnique(upstreams, parsed);
   const service = parsed.service ?? (env.OTEL_SERVICE_NAME || 'app');
+  // A route with limits of its own is a route: the route layer matches it like the others.
+  const routes = [...parsed.ingress.routes];
+  for (const template of Object.keys(parsed.ingress.routeTimeouts)) if (!routes.includes(template)) routes.push(template);
   return {
     ...parsed,
+    ingress: { ...parsed.ingress, routes },
     service,
     egress: { listen: parsed.egress.listen, upstreams, tunnels: parsed.egress.tunnels },
     admin: { listen: parsed.admin.listen, token: parsed.admin.token || undefined, tap: parsed.admin.tap },

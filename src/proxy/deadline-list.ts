@@ -1,7 +1,7 @@
 // Deadlines checked by one coarse interval instead of a timer per item: an intrusive doubly
 // linked list (the items carry their own links, so adding and removing allocate nothing) and
-// a 25 ms sweep that runs only while the list is non-empty. Used for whole requests (the
-// in-flight registry) and for single tries (the per-try timeout). undici's own timers tick
+// a 25 ms sweep that runs only while the list is non-empty. Used for exchanges (the in-flight
+// registry) and for single tries (the per-try timeout). undici's own timers tick
 // every ~500 ms for delays of a second or more, far too coarse for either.
 
 /** Deadlines fire at most this late; timeouts are hundreds of ms and up, so 25 ms is plenty. */
@@ -49,6 +49,15 @@ export class DeadlineList<T extends Timed<T>> {
       this.timer = undefined;
     }
     return true;
+  }
+
+  /** Calls `fn` for every listed item; `fn` may remove it. */
+  forEach(fn: (item: T) => void): void {
+    for (let item = this.head; item; ) {
+      const next = item.next;
+      fn(item);
+      item = next;
+    }
   }
 
   private sweep(): void {

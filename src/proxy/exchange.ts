@@ -1,6 +1,8 @@
 // One request through a listener: the record every layer reads and writes.
 // A class with every field declared up front keeps one hidden class on the hot path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TimeoutLimits } from './inflight.js';
+import type { RequestBodySource } from './request-body.js';
 
 /** What the core can cancel: set once undici has started the upstream request. */
 export interface Abortable {
@@ -82,6 +84,20 @@ export class Exchange {
   next: Exchange | undefined = undefined;
   upstreamCall: Abortable | undefined = undefined;
   timedOut = false;
+
+  // Timeout model (deadlines per phase).
+  /** what the exchange waits for (inflight.ts: UPLOAD, HEAD, BODY; TUNNEL is untimed); NONE when not registered */
+  phase = 0;
+  /** the limits the exchange runs under: its listener's, or its route's */
+  limits: TimeoutLimits | undefined = undefined;
+  /** performance.now() of the last body chunk either way */
+  lastActivity = 0;
+  /** performance.now() when the request body had fully arrived; 0 until then */
+  requestEndedAt = 0;
+  /** the request body had not fully arrived when the exchange ended (answered early, or cut) */
+  requestIncomplete = false;
+  /** the client's request body as undici reads it; undefined for a request without one */
+  requestBody: RequestBodySource | undefined = undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse, listener: string) {
     this.req = req;

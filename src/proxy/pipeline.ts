@@ -3,12 +3,15 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { beforeEarlyHead, bodyUnfinished } from './early-answer.js';
 import { Exchange } from './exchange.js';
 import { ClientAbortedError, classify, errorBody } from './errors.js';
 import { ForwardHandler, type ForwardOwner } from './forward.js';
 import { forwardRequestHeaders } from './headers.js';
 import type { Inflight } from './inflight.js';
 import type { ConnectHandler, Layer, ProxyDispatchOptions, Rejection, ResponseHeaders, Target, TunnelOwner } from './layer.js';
+import { RequestBodySource } from './request-body.js';
+import { timeoutsOf } from './target-timeouts.js';
 import { join, writeSwitchingProtocols } from './upgrade.js';
 
 export interface PipelineOptions {
@@ -66,7 +69,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner {
     const ex = this.onSocket(req, socket);
     if (!this.admit(ex)) return;
     // A tunnel has no deadline (its idle timeout is its own) but holds up the drain like any request.
-    this.inflight.add(ex, Infinity);
+    this.inflight.add(ex, undefined);
     const refused = this.connect(ex, socket, head, this);
     if (refused) this.reply(ex, refused);
   };
@@ -105,17 +108,19 @@ export class Pipeline implements ForwardOwner, TunnelOwner {
     const target = this.resolve(ex);
     if ('code' in target) return this.reply(ex, target);
     ex.upstream = target.name;
-    this.inflight.add(ex, target.timeout);
+    const req = ex.req;
+    if (!upgradeHead && hasBody(req)) ex.requestBody = new RequestBodySource(ex, this.inflight);
+    this.inflight.add(ex, timeoutsOf(target, ex));
     const handler = new ForwardHandler(ex, this);
     ex.upstreamCall = handler;
     if (upgradeHead) this.pendingHeads.set(ex, upgradeHead);
-    const req = ex.req;
     const opts: ProxyDispatchOptions = {
       origin: target.origin,
       path: ex.upstreamPath,
       method: ex.method as Dispatcher.HttpMethod,
       headers: forwardRequestHeaders(req, this.owned, target, ex.forwardHeaders, ex.upstreamHost),
-      body: upgradeHead ? null : requestBody(ex),
+      // undici accepts async iterables as bodies; its types only list streams.
+      body: (ex.requestBody ?? null) as Dispatcher.DispatchOptions['body'],
       upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
       exchange: ex,
     };
@@ -178,6 +183,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner {
     if (r.headers) for (let i = 0; i < r.headers.length; i += 2) headers[r.headers[i]] = r.headers[i + 1];
     if (r.close) headers.connection = 'close';
     this.beforeResponse(ex, headers);
+    if (bodyUnfinished(ex)) beforeEarlyHead(ex, headers, true);
     ex.bytesOut = Buffer.byteLength(body);
     headers['content-length'] = String(ex.bytesOut);
     res.writeHead(r.status, headers as Record<string, string>);
@@ -207,22 +213,9 @@ function handedOver(ex: Exchange): boolean {
   return ex.status === 101 || (ex.status === 200 && ex.method === 'CONNECT');
 }
 
-/** The request body as undici should read it: none, the stream itself, or a counted stream. */
-function requestBody(ex: Exchange): Dispatcher.DispatchOptions['body'] {
-  const headers = ex.req.headers;
-  const length = headers['content-length'];
-  if (length !== undefined) {
-    ex.bytesIn = Number(length) || 0;
-    return ex.bytesIn > 0 ? ex.req : null;
-  }
-  if (headers['transfer-encoding'] === undefined) return null;
-  // undici accepts async iterables as bodies; its types only list streams.
-  return countChunks(ex) as unknown as Dispatcher.DispatchOptions['body'];
-}
-
-async function* countChunks(ex: Exchange): AsyncGenerator<Buffer> {
-  for await (const chunk of ex.req as AsyncIterable<Buffer>) {
-    ex.bytesIn += chunk.length;
-    yield chunk;
-  }
+/** The request has a body to forward: a non-zero Content-Length, or chunked. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
 }
