@@ -4,7 +4,7 @@ import type { Config } from '../config/load.js';
 import { limit, type TimeoutLimits } from '../proxy/inflight.js';
 import type { TimedTarget } from '../proxy/target-timeouts.js';
 import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../interceptors/stale-connection.js';
-import { asteriskFormInterceptor } from './asterisk-form.js';
+import { nodeHttpInterceptor } from './node-http-transport.js';
 
 export interface AppTarget extends TimedTarget {
   readonly pool: Pool;
@@ -24,7 +24,7 @@ export function createAppTarget(config: Config, observers: readonly ConnectionOb
   const pool = new Pool(origin, connection);
   const dispatcher = pool.compose(
     staleConnectionRetryInterceptor('app', () => new Client(origin, connection), observers),
-    asteriskFormInterceptor(config.ingress.app),
+    nodeHttpInterceptor(config.ingress.app),
   );
   const timeouts = exchangeLimits(config.ingress);
   return {

@@ -98,6 +98,8 @@ export class Exchange {
   requestIncomplete = false;
   /** the client's request body as undici reads it; undefined for a request without one */
   requestBody: RequestBodySource | undefined = undefined;
+  /** the client sent `Expect: 100-continue` and the app decides: its 100 (or its refusal) goes back */
+  expectContinue = false;
 
   constructor(req: IncomingMessage, res: ServerResponse, listener: string) {
     this.req = req;

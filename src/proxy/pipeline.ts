@@ -53,11 +53,30 @@ export class Pipeline implements ForwardOwner, TunnelOwner {
   }
 
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.accept(req, res, false);
+  };
+
+  /**
+   * Node's 'checkContinue' event, `Expect: 100-continue`: on ingress the app decides, so the
+   * expectation goes to it and its 100 (or its refusal) comes back. On egress Node's answer is
+   * kept: 100 at once, as undici cannot send the expectation on to an API.
+   */
+  readonly handleCheckContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    const appDecides = this.listener === 'ingress';
+    if (!appDecides) res.writeContinue();
+    this.accept(req, res, appDecides);
+  };
+
+  private accept(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const ex = new Exchange(req, res, this.listener);
+    if (expectContinue) {
+      ex.expectContinue = true;
+      ex.forwardHeaders.push('expect', '100-continue');
+    }
     // 'close' fires once per response; `on` spares the wrapper `once` allocates per request.
     res.on('close', () => this.complete(ex));
     this.start(ex, undefined);
-  };
+  }
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ex = this.onSocket(req, socket);

@@ -39,6 +39,18 @@ function earlyHints(socket: Socket): void {
   setTimeout(() => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello'), 50);
 }
 
+/** `Expect: 100-continue`: 100 and the body is read, or 417 when the expectation did not come through */
+function continueUpload(socket: Socket, req: RawRequest, rest: Buffer): void {
+  if (req.headers.expect !== '100-continue') return void socket.end('HTTP/1.1 417 Expectation Failed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+  countUpload(socket, req, rest);
+}
+
+/** refuses an upload on its head alone, as an app checking credentials does */
+function refuseOnHead(socket: Socket): void {
+  socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+}
+
 const byPath = (sl: RunningSidelight, path: string) => sl.waitForLog((l: LogLine) => l.msg === 'request' && l.path === path);
 
 describe('timeouts that never cut a healthy exchange', () => {
@@ -100,6 +112,31 @@ describe('timeouts that never cut a healthy exchange', () => {
     expect(answer.status).toBe(200);
     expect(answer.head).not.toMatch(/ 10[23] /);
     expect(answer.body).toBe('hello');
+  });
+});
+
+describe('Expect: 100-continue', () => {
+  const ctx = rawAppBehindSidelight({ '/continue': continueUpload, '/refuse': refuseOnHead }, (app) => ({ ingress: { app } }));
+  const head = (path: string) => `POST ${path} HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\nexpect: 100-continue\r\n\r\n`;
+
+  it("goes to the app: the client gets the app's 100, then sends its body", async () => {
+    const conn = await openConnection(ctx.sl.ingress);
+    conn.write(head('/continue'));
+    await conn.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    conn.write('0123456789');
+    await conn.waitFor(/\{"bytes":10\}/);
+    expect(conn.received()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/);
+    conn.destroy();
+  });
+
+  it("an app that refuses on the head alone: the client gets its 401, no 100, and the body is never sent", async () => {
+    const conn = await openConnection(ctx.sl.ingress);
+    conn.write(head('/refuse'));
+    await conn.waitFor(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    expect(ctx.app.received.find((r) => r.path === '/refuse')?.headers.expect).toBe('100-continue');
+    expect(await conn.ended).toBe('end');
+    expect(conn.received()).not.toContain('100 Continue');
+    expect(await byPath(ctx.sl, '/refuse')).toMatchObject({ status: 401, bytesIn: 0 });
   });
 });
 
