@@ -1,7 +1,7 @@
 // `sidelight run` and `sidelight check`: load the config once at the edge, then start the
 // sidecar or print the effective config. Loaded only for these commands.
 import { describeConfig } from '../config/describe.js';
-import { ConfigError, loadConfig, type Overrides } from '../config/load.js';
+import { ConfigError, loadConfig, unlimitedTimeouts, type Overrides } from '../config/load.js';
 import { ListenError } from '../proxy/listener.js';
 import { startSidecar } from '../sidecar.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -47,4 +47,5 @@ export async function run(options: Overrides): Promise<void> {
 export async function check(options: { config: string }): Promise<void> {
   const config = await configOrExit({ config: options.config });
   process.stdout.write(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
+  for (const key of unlimitedTimeouts(config)) process.stderr.write(`${key}: 0 means no limit\n`);
 }

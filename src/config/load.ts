@@ -178,6 +178,18 @@ function finish(parsed: ParsedConfig, env: Env): Config {
   };
 }
 
+/** The timeout keys set to 0, which means no limit: `sidelight check` says so for each. */
+export function unlimitedTimeouts(config: Config): string[] {
+  const keys: string[] = [];
+  const limits = (prefix: string, d: { timeout?: number; idleTimeout?: number; maxDuration?: number }) => {
+    for (const key of ['timeout', 'idleTimeout', 'maxDuration'] as const) if (d[key] === 0) keys.push(`${prefix}.${key}`);
+  };
+  limits('ingress', config.ingress);
+  for (const [template, d] of Object.entries(config.ingress.routeTimeouts)) limits(`ingress.routeTimeouts."${template}"`, d);
+  for (const u of config.egress.upstreams) if (u.requestTimeout === 0) keys.push(`egress.upstreams.${u.name}.requestTimeout`);
+  return keys;
+}
+
 function readCa(name: string, file: string): string {
   let pem: string;
   try {

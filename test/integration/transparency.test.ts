@@ -75,6 +75,8 @@ describe('timeouts that never cut a healthy exchange', () => {
     expect(conn.received()).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(conn.received()).not.toContain('0\r\n\r\n');
     expect(await byPath(ctx.sl, '/stall')).toMatchObject({ status: 200, error: 'stream_idle_timeout' });
+    const metrics = await send(`${ctx.sl.admin}/metrics`);
+    expect(metrics.body).toMatch(/http_server_request_duration_seconds_count\{[^}]*http_response_status_code="200"[^}]*error_type="stream_idle_timeout"/);
   });
 
   it('a route with idleTimeout 0s has no idle limit; the same gap elsewhere is cut', async () => {
