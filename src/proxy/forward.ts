@@ -90,7 +90,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
     if (this.finished) return;
     const ex = this.ex;
     ex.bytesOut += chunk.length;
-    ex.lastActivity = performance.now();
+    ex.lastActivity = this.owner.inflight.now;
     if (!ex.res.write(chunk) && !this.waitingForDrain) {
       this.waitingForDrain = true;
       controller.pause();

@@ -1,8 +1,7 @@
 // In-flight exchanges of one listener: a count for the drain and the overload limit, and each
 // exchange's deadline for the phase it is in, checked by one coarse sweep instead of a timer per
-// request. Body chunks only stamp `lastActivity`; the sweep works the true deadline out from the
-// phase when the listed one has passed, so a streaming exchange costs nothing per chunk but a
-// clock read.
+// request. Body chunks only stamp `lastActivity` with the sweep's own clock (no clock read per
+// chunk); the sweep works the true deadline out from the phase when the listed one has passed.
 import { DeadlineList } from './deadline-list.js';
 import type { Exchange } from './exchange.js';
 import { UpstreamTimeoutError } from './errors.js';
@@ -44,6 +43,11 @@ export class Inflight {
   private untimed = 0;
   private idleWaiters: Array<() => void> = [];
 
+  /** the time to stamp activity with: performance.now() at most one sweep (25 ms) ago */
+  get now(): number {
+    return this.list.now;
+  }
+
   get count(): number {
     return this.list.count + this.untimed;
   }
@@ -80,7 +84,7 @@ export class Inflight {
   responseStarted(ex: Exchange): void {
     if (ex.phase !== UPLOAD && ex.phase !== HEAD) return;
     ex.phase = BODY;
-    ex.lastActivity = performance.now();
+    ex.lastActivity = this.list.now;
     ex.deadline = due(ex, ex.limits!);
   }
 

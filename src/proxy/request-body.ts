@@ -71,7 +71,7 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer> {
     if (chunk === null) return null;
     const ex = this.ex;
     ex.bytesIn += chunk.length;
-    ex.lastActivity = performance.now();
+    ex.lastActivity = this.inflight.now;
     return chunk;
   }
 
