@@ -73,7 +73,10 @@ function afterEarlyAnswer(ex: Exchange): void {
     if (!closing && dropped > DISCARD_LIMIT_BYTES) socket.destroy();
   };
   // Without a reader of its own, Node's server drops the body itself once the answer is out.
-  if (source) source.discard(onChunk, () => closing || clearTimeout(timer));
+  const discarded = () => {
+    if (!closing) clearTimeout(timer);
+  };
+  if (source) source.discard(onChunk, discarded);
   else if (!closing) ex.req.once('end', () => clearTimeout(timer));
 }
 

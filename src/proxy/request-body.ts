@@ -54,8 +54,8 @@ export class RequestBodySource implements AsyncIterableIterator<Buffer> {
   }
 
   /**
-   * Reads the rest and drops it, counting it in `bytes` only for the caller's bound. The request
-   * must have been stopped. Calls `done` once the body has ended.
+   * Reads the rest and drops it, telling `onChunk` each chunk's size (for the caller's bound).
+   * The source must have been stopped. Calls `done` once the body has ended.
    */
   discard(onChunk: (n: number) => void, done: () => void): void {
     const req = this.req;

@@ -22,13 +22,13 @@ function ignore(socket: Socket, _req: RawRequest): void {
 }
 
 /** Starts an upload of `bytes`, keeps sending, and resolves once the answer's head has come. */
-async function upload(url: string, path: string, bytes: number, chunked: boolean): Promise<{ conn: RawConnection; head: string }> {
+async function upload(url: string, path: string, bytes: number, chunked: boolean): Promise<{ conn: RawConnection; head: string; sent: Promise<number> }> {
   const conn = await openConnection(url);
   const framing = chunked ? 'transfer-encoding: chunked' : `content-length: ${bytes}`;
   conn.write(`POST ${path} HTTP/1.1\r\nhost: api.example\r\ncontent-type: application/octet-stream\r\n${framing}\r\n\r\n`);
-  void conn.pump(bytes, chunked);
+  const sent = conn.pump(bytes, chunked);
   const head = await conn.waitFor(/^HTTP\/1\.1 [2-5]\d\d [^\r]*\r\n(?:[^\r]+\r\n)*\r\n/);
-  return { conn, head };
+  return { conn, head, sent };
 }
 
 /** The connection ends within a second of the answer (a client left hanging would wait for its own timeout). */
@@ -53,6 +53,20 @@ describe('the app refuses an upload before it ends', () => {
     const line = await byPath(ctx.sl, '/reject-upload');
     expect(line).toMatchObject({ status: 413, requestIncomplete: true });
     expect(line.bytesIn).toBeLessThan(64 * MiB);
+  });
+});
+
+describe('the app refuses a small upload before it ends', () => {
+  const ctx = rawAppBehindSidelight({ '/reject-upload': refuseUpload }, (app) => ({ ingress: { app } }));
+
+  it('the rest of the body (at most 1 MiB) is read and dropped, and the connection serves the next request', async () => {
+    const { conn, head, sent } = await upload(ctx.sl.ingress, '/reject-upload', 256 * 1024, false);
+    expect(head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(head.toLowerCase()).not.toContain('connection: close');
+    expect(await sent).toBe(256 * 1024);
+    conn.write('GET /reject-upload HTTP/1.1\r\nhost: api.example\r\n\r\n');
+    await conn.waitFor(/413 Content Too Large[\s\S]*413 Content Too Large/);
+    conn.destroy();
   });
 });
 
