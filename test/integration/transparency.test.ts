@@ -162,8 +162,8 @@ describe('timeout: 0s', () => {
   });
 });
 
-describe('egress requestTimeout', () => {
-  const ctx = rawAppBehindSidelight({ '/stream': stream(8, 500) }, (url) => ({
+describe('egress timeouts', () => {
+  const ctx = rawAppBehindSidelight({ '/stream': stream(8, 500), '/upload': countUpload }, (url) => ({
     egress: { upstreams: { feed: { url, timeout: '1s', requestTimeout: '2s', retry: { attempts: 0 } } } },
   }));
 
@@ -171,5 +171,15 @@ describe('egress requestTimeout', () => {
     const res = await send(`${ctx.sl.egress}/feed/stream`);
     expect(res.status).toBe(200);
     expect(res.body.split('\n').filter(Boolean)).toHaveLength(8);
+  });
+
+  it('the per-try timeout counts from the end of the request body: a 4 s trickled upload under a 1 s timeout gets its answer', async () => {
+    const conn = await openConnection(ctx.sl.egress);
+    conn.write('POST /feed/upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n');
+    const parts = Array.from({ length: 8 }, () => chunk('0123456789'));
+    trickle((c) => conn.write(c), parts, 500, () => conn.write('0\r\n\r\n'));
+    await conn.waitFor(/\{"bytes":\d+\}/);
+    expect(conn.received()).toMatch(/^HTTP\/1\.1 200 OK/);
+    conn.destroy();
   });
 });
