@@ -51,6 +51,17 @@ function refuseOnHead(socket: Socket): void {
   socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
 }
 
+/** 8 chunks of 10 bytes 0.5 s apart (4 s in all); resolves with what came back once the app counted them */
+async function trickledUpload(url: string, path: string): Promise<string> {
+  const conn = await openConnection(url);
+  conn.write(`POST ${path} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`);
+  const parts = Array.from({ length: 8 }, () => chunk('0123456789'));
+  trickle((c) => conn.write(c), parts, 500, () => conn.write('0\r\n\r\n'));
+  await conn.waitFor(/\{"bytes":\d+\}/);
+  conn.destroy();
+  return conn.received();
+}
+
 const byPath = (sl: RunningSidelight, path: string) => sl.waitForLog((l: LogLine) => l.msg === 'request' && l.path === path);
 
 describe('timeouts that never cut a healthy exchange', () => {
@@ -87,12 +98,7 @@ describe('timeouts that never cut a healthy exchange', () => {
   });
 
   it('a trickled upload (8 chunks 0.5 s apart) reaches the app whole under a 2 s timeout', async () => {
-    const conn = await openConnection(ctx.sl.ingress);
-    conn.write('POST /upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n');
-    const parts = Array.from({ length: 8 }, () => chunk('0123456789'));
-    trickle((c) => conn.write(c), parts, 500, () => conn.write('0\r\n\r\n'));
-    await conn.waitFor(/\{"bytes":\d+\}/);
-    expect(conn.received()).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(await trickledUpload(ctx.sl.ingress, '/upload')).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(await byPath(ctx.sl, '/upload')).toMatchObject({ status: 200, bytesIn: 80 });
   });
 
@@ -174,12 +180,6 @@ describe('egress timeouts', () => {
   });
 
   it('the per-try timeout counts from the end of the request body: a 4 s trickled upload under a 1 s timeout gets its answer', async () => {
-    const conn = await openConnection(ctx.sl.egress);
-    conn.write('POST /feed/upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n');
-    const parts = Array.from({ length: 8 }, () => chunk('0123456789'));
-    trickle((c) => conn.write(c), parts, 500, () => conn.write('0\r\n\r\n'));
-    await conn.waitFor(/\{"bytes":\d+\}/);
-    expect(conn.received()).toMatch(/^HTTP\/1\.1 200 OK/);
-    conn.destroy();
+    expect(await trickledUpload(ctx.sl.egress, '/feed/upload')).toMatch(/^HTTP\/1\.1 200 OK/);
   });
 });
