@@ -27,6 +27,9 @@ export const ERRORS = {
   method_not_allowed: { status: 405, meaning: 'CONNECT on a listener that offers no tunnels', grpcStatus: 12, upstreamFault: false },
   bad_request: { status: 400, meaning: 'a malformed request', grpcStatus: 13, upstreamFault: false },
   headers_too_large: { status: 431, meaning: 'request headers larger than limits.maxHeaderBytes', grpcStatus: 13, upstreamFault: false },
+  stream_idle_timeout: { status: 408, meaning: 'nothing moved on the exchange for longer than idleTimeout (a stalled upload answered, or a stream cut)', grpcStatus: 4, upstreamFault: false },
+  max_duration: { status: 504, meaning: 'the exchange took longer than maxDuration', grpcStatus: 4, upstreamFault: false },
+  shutdown: { status: 503, meaning: 'the drain ran out (drain.timeout) with the exchange still open', grpcStatus: 14, upstreamFault: false },
   client_aborted: { status: 499, meaning: 'the client closed the connection before the answer was complete (logged, never sent)', grpcStatus: 1, upstreamFault: false },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,7 +1,7 @@
 // `sidelight run` and `sidelight check`: load the config once at the edge, then start the
 // sidecar or print the effective config. Loaded only for these commands.
 import { describeConfig } from '../config/describe.js';
-import { ConfigError, loadConfig, type Overrides } from '../config/load.js';
+import { ConfigError, loadConfig, unlimitedTimeouts, type Overrides } from '../config/load.js';
 import { ListenError } from '../proxy/listener.js';
 import { startSidecar } from '../sidecar.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -49,4 +49,5 @@ export async function run(options: Overrides): Promise<void> {
 export async function check(options: Overrides): Promise<void> {
   const config = await configOrExit(options);
   process.stdout.write(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
+  for (const key of unlimitedTimeouts(config)) process.stderr.write(`${key}: 0 means no limit\n`);
 }

@@ -2,7 +2,7 @@
 import type { Config } from './load.js';
 import { formatDuration, formatListen } from './values.js';
 
-const DURATION_KEYS = new Set(['timeout', 'requestTimeout', 'interval', 'delay', 'backoff', 'maxBackoff', 'resetTimeout', 'rollingWindow', 'idleTimeout']);
+const DURATION_KEYS = new Set(['timeout', 'requestTimeout', 'interval', 'delay', 'backoff', 'maxBackoff', 'resetTimeout', 'rollingWindow', 'idleTimeout', 'maxDuration']);
 const SECRET_KEYS = new Set(['token']);
 /** loaded file contents: the file name is shown instead */
 const HIDDEN_KEYS = new Set(['caPem']);

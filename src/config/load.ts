@@ -189,13 +189,29 @@ function finish(parsed: ParsedConfig, env: Env): Config {
   }));
   checkUnique(upstreams, parsed);
   const service = parsed.service ?? (env.OTEL_SERVICE_NAME || 'app');
+  // A route with limits of its own is a route: the route layer matches it like the others.
+  const routes = [...parsed.ingress.routes];
+  for (const template of Object.keys(parsed.ingress.routeTimeouts)) if (!routes.includes(template)) routes.push(template);
   return {
     ...parsed,
+    ingress: { ...parsed.ingress, routes },
     service,
     egress: { listen: parsed.egress.listen, upstreams, tunnels: parsed.egress.tunnels },
     admin: { listen: parsed.admin.listen, token: parsed.admin.token || undefined, tap: parsed.admin.tap },
     spans: tracingSettings({ tracing: parsed.tracing, service, version: VERSION }, env),
   };
+}
+
+/** The timeout keys set to 0, which means no limit: `sidelight check` says so for each. */
+export function unlimitedTimeouts(config: Config): string[] {
+  const keys: string[] = [];
+  const limits = (prefix: string, d: { timeout?: number; idleTimeout?: number; maxDuration?: number }) => {
+    for (const key of ['timeout', 'idleTimeout', 'maxDuration'] as const) if (d[key] === 0) keys.push(`${prefix}.${key}`);
+  };
+  limits('ingress', config.ingress);
+  for (const [template, d] of Object.entries(config.ingress.routeTimeouts)) limits(`ingress.routeTimeouts."${template}"`, d);
+  for (const u of config.egress.upstreams) if (u.requestTimeout === 0) keys.push(`egress.upstreams.${u.name}.requestTimeout`);
+  return keys;
 }
 
 function readCa(name: string, file: string): string {

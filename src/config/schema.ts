@@ -42,8 +42,9 @@ const upstream = z.strictObject({
   url: httpUrl,
   hosts: z.optional(z.array(z.string().check(z.minLength(1)))),
   listen: z.optional(loopbackListen),
-  timeout: z.prefault(duration, '10s'),
-  /** whole request, retries and backoff included; default timeout × (1 + retry.attempts) */
+  /** per try: connect and response head (from the end of the request body), then each gap between body chunks */
+  timeout: z.prefault(duration.check(z.refine((ms) => ms > 0, 'must be longer than 0: a try that never ends would hold the app\'s call (requestTimeout: 0s lifts the whole-request limit)')), '10s'),
+  /** until the final try's response head, retries and backoff included; default timeout × (1 + retry.attempts); 0: no limit */
   requestTimeout: z.optional(duration),
   connections: withDefault(positiveInt.check(z.maximum(4096)), 32),
   maxInflight: withDefault(positiveInt, 1000),
@@ -52,6 +53,18 @@ const upstream = z.strictObject({
   breaker,
 });
 
+// Exchange limits; 0 is no limit (docs/ingress.md, "Timeouts").
+const exchangeTimeouts = {
+  /** from the request body fully received until the response head, then 504 */
+  timeout: z.prefault(duration, '30s'),
+  /** the longest silence while a body moves, either way */
+  idleTimeout: z.prefault(duration, '5m'),
+  /** the whole exchange; off when absent */
+  maxDuration: z.optional(duration),
+};
+const routeTimeouts = { timeout: z.optional(duration), idleTimeout: z.optional(duration), maxDuration: z.optional(duration) };
+const routeTemplate = z.string().check(z.startsWith('/', 'route templates start with "/"'));
+
 const upstreamName = z.string().check(z.regex(UPSTREAM_NAME, UPSTREAM_NAME_RULE));
 
 export const configSchema = z.strictObject({
@@ -59,8 +72,10 @@ export const configSchema = z.strictObject({
   ingress: section({
     listen: z.prefault(listen, '0.0.0.0:15080'),
     app: z.prefault(httpUrl, 'http://127.0.0.1:8080'),
-    timeout: z.prefault(duration, '30s'),
-    routes: withDefault(z.array(z.string().check(z.startsWith('/', 'route templates start with "/"'))), []),
+    ...exchangeTimeouts,
+    routes: withDefault(z.array(routeTemplate), []),
+    /** the same limits for the exchanges of one route (its template is added to `routes`) */
+    routeTimeouts: withDefault(z.record(routeTemplate, z.strictObject(routeTimeouts)), {}),
   }),
   egress: section({
     listen: z.prefault(loopbackListen, '127.0.0.1:15081'),

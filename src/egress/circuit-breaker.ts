@@ -5,7 +5,7 @@
 // rejections included, and let 25 failures through before re-opening). A trial that closes the
 // circuit starts a fresh window: what happened before the outage says nothing about now.
 // An operator can hold it open (no trial until close/reset), close it (counts kept) or reset it
-// (counts forgotten). It knows nothing of undici: src/interceptors/breaker.ts drives it.
+// (counts forgotten). It knows nothing of undici: src/egress/admission.ts (and its interceptor in src/egress/dispatch/admission.ts) drives it.
 // Its times are on the monotonic clock, like the retry budget's: a wall-clock step (NTP, a VM
 // resumed) neither stretches nor cuts short an open circuit or the rolling window. Wall-clock
 // times appear only in stats(), for people.

@@ -1,11 +1,13 @@
 // The app behind the ingress listener: one keep-alive pool, the client's Host kept as it is.
 import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
 import type { Config } from '../config/load.js';
-import type { Target } from '../proxy/layer.js';
+import type { TimeoutLimits } from '../proxy/exchange.js';
+import { limit } from '../proxy/inflight.js';
+import type { TimedTarget } from '../proxy/target-timeouts.js';
 import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../proxy/stale-connection.js';
-import { asteriskFormInterceptor } from './asterisk-form.js';
+import { nodeHttpInterceptor } from './node-http-transport.js';
 
-export interface AppTarget extends Target {
+export interface AppTarget extends TimedTarget {
   readonly pool: Pool;
 }
 
@@ -23,7 +25,31 @@ export function createAppTarget(config: Config, observers: readonly ConnectionOb
   const pool = new Pool(origin, connection);
   const dispatcher = pool.compose(
     staleConnectionRetryInterceptor('app', () => new Client(origin, connection), observers),
-    asteriskFormInterceptor(config.ingress.app),
+    nodeHttpInterceptor(config.ingress.app),
   );
-  return { name: 'app', dispatcher, pool, origin, host: undefined, setForwarded: true, timeout: config.ingress.timeout };
+  const timeouts = exchangeLimits(config.ingress);
+  return {
+    name: 'app',
+    dispatcher,
+    pool,
+    origin,
+    host: undefined,
+    setForwarded: true,
+    timeout: config.ingress.timeout,
+    timeouts: timeouts.byRoute.size === 0 ? () => timeouts.all : (ex) => timeouts.byRoute.get(ex.route) ?? timeouts.all,
+  };
+}
+
+type Durations = { timeout?: number; idleTimeout?: number; maxDuration?: number };
+
+/** The listener's limits, and each route's: what a route leaves out is the listener's. */
+function exchangeLimits(ingress: Config['ingress']): { all: TimeoutLimits; byRoute: Map<string, TimeoutLimits> } {
+  const of = (d: Durations, base?: Durations): TimeoutLimits => ({
+    head: limit(d.timeout ?? base?.timeout),
+    idle: limit(d.idleTimeout ?? base?.idleTimeout),
+    max: limit(d.maxDuration ?? base?.maxDuration),
+  });
+  const byRoute = new Map<string, TimeoutLimits>();
+  for (const [template, d] of Object.entries(ingress.routeTimeouts)) byRoute.set(template, of(d, ingress));
+  return { all: of(ingress), byRoute };
 }

@@ -40,6 +40,7 @@ export function accessLogLayer(log: LogSink, options: { logQuery: boolean }): La
     let text = `${start(request, ex)},"path":${JSON.stringify(options.logQuery ? ex.path + ex.query : ex.path)}`;
     if (ex.route) text += `,"route":${JSON.stringify(ex.route)}`;
     text += `,"status":${ex.status},"durationMs":${roundMs(ex.durationMs)},"bytesIn":${ex.bytesIn},"bytesOut":${ex.bytesOut}`;
+    if (ex.requestIncomplete) text += `,"requestIncomplete":true`;
     if (ex.upstream) text += `,"upstream":"${ex.upstream}"`;
     return end(ex, text);
   };

@@ -1,8 +1,10 @@
 // The drain, start to exit: readiness fails at once; after drain.delay new ingress requests are
-// refused and idle keep-alive sockets closed; once nothing is in flight (or at drain.timeout)
-// telemetry is flushed and the process exits 0. Egress serves the app until the very end.
+// refused and idle keep-alive sockets closed; once nothing is in flight (or at drain.timeout,
+// where what is still open is cut and logged as `shutdown`) telemetry is flushed and the process
+// exits 0. Egress serves the app until the very end.
 import type { Server } from 'node:http';
 import type { Inflight } from '../proxy/inflight.js';
+import { shutdown } from '../proxy/timeout-errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { DrainState } from './drain.js';
 
@@ -45,7 +47,11 @@ export class Shutdown {
     const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeout).unref());
     void Promise.race([quiet, deadline]).then((why) => {
       logger.info({ msg: 'drain finished', why, inflight: counts() });
-      void this.finish(0);
+      // Before the sockets close: an exchange without its head yet is answered 503 `shutdown`, a
+      // streaming one is cut; either way its log line names the cause.
+      for (const i of inflight) i.cutAll(shutdown);
+      // The answers to the cut are written in the same turn; they reach the sockets before they close.
+      setImmediate(() => void this.finish(0));
     });
     return true;
   }

@@ -1,7 +1,7 @@
 // Deadlines checked by one coarse interval instead of a timer per item: an intrusive doubly
 // linked list (the items carry their own links, so adding and removing allocate nothing) and
-// a 25 ms sweep that runs only while the list is non-empty. Used for whole requests (the
-// in-flight registry) and for single tries (the per-try timeout). undici's own timers tick
+// a 25 ms sweep that runs only while the list is non-empty. Used for exchanges (the in-flight
+// registry) and for single tries (the per-try timeout). undici's own timers tick
 // every ~500 ms for delays of a second or more, far too coarse for either.
 
 /** Deadlines fire at most this late; timeouts are hundreds of ms and up, so 25 ms is plenty. */
@@ -16,6 +16,11 @@ export interface Timed<T> {
 
 export class DeadlineList<T extends Timed<T>> {
   count = 0;
+  /**
+   * performance.now() as of the last sweep (or the add that started the sweeps): at most one
+   * tick old while anything is listed. Stamping activity with it costs no clock read.
+   */
+  now = 0;
   private head: T | undefined = undefined;
   private tail: T | undefined = undefined;
   private timer: NodeJS.Timeout | undefined = undefined;
@@ -31,6 +36,7 @@ export class DeadlineList<T extends Timed<T>> {
     this.tail = item;
     this.count++;
     if (!this.timer) {
+      this.now = performance.now();
       this.timer = setInterval(() => this.sweep(), TICK_MS);
       this.timer.unref();
     }
@@ -51,8 +57,17 @@ export class DeadlineList<T extends Timed<T>> {
     return true;
   }
 
+  /** Calls `fn` for every listed item; `fn` may remove it. */
+  forEach(fn: (item: T) => void): void {
+    for (let item = this.head; item; ) {
+      const next = item.next;
+      fn(item);
+      item = next;
+    }
+  }
+
   private sweep(): void {
-    const now = performance.now();
+    const now = (this.now = performance.now());
     for (let item = this.head; item; ) {
       const next = item.next;
       if (item.deadline <= now) this.expire(item);

@@ -8,6 +8,26 @@ export interface Abortable {
   abort(reason: Error): void;
 }
 
+/** Limits in ms; Infinity for none. */
+export interface TimeoutLimits {
+  /** from the request body fully received until the response head */
+  readonly head: number;
+  /** the longest silence while a body is moving, either way */
+  readonly idle: number;
+  /** the whole exchange */
+  readonly max: number;
+}
+
+/** The client's request body as undici reads it (src/proxy/request-body.ts). */
+export interface RequestBody extends AsyncIterator<Buffer> {
+  /** the client has sent it all */
+  readonly ended: boolean;
+  /** undici is done with it (an early answer): stop handing chunks over */
+  stop(): void;
+  /** reads and drops the rest, calling `onChunk` with each chunk's size and `done` at its end */
+  discard(onChunk: (n: number) => void, done: () => void): void;
+}
+
 /** The span a request's span continues: the caller's (from its headers) or one in this process. */
 export interface TraceParent {
   readonly traceId: string;
@@ -92,6 +112,22 @@ export class Exchange {
   next: Exchange | undefined = undefined;
   upstreamCall: Abortable | undefined = undefined;
   timedOut = false;
+
+  // Timeout model (deadlines per phase).
+  /** what the exchange waits for (inflight.ts: UPLOAD, HEAD, BODY; TUNNEL is untimed); NONE when not registered */
+  phase = 0;
+  /** the limits the exchange runs under: its listener's, or its route's */
+  limits: TimeoutLimits | undefined = undefined;
+  /** performance.now() of the last body chunk either way */
+  lastActivity = 0;
+  /** performance.now() when the request body had fully arrived; 0 until then */
+  requestEndedAt = 0;
+  /** the request body had not fully arrived when the exchange ended (answered early, or cut) */
+  requestIncomplete = false;
+  /** the client's request body as undici reads it; undefined for a request without one */
+  requestBody: RequestBody | undefined = undefined;
+  /** the client sent `Expect: 100-continue` and the app decides: its 100 (or its refusal) goes back */
+  expectContinue = false;
 
   constructor(req: IncomingMessage, res: ServerResponse, listener: string) {
     this.req = req;

@@ -2,15 +2,20 @@
 // It knows requests, responses and sockets; what happens around them belongs to layers.
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { beforeEarlyHead } from './early-answer.js';
 import type { Exchange, Abortable } from './exchange.js';
-import { ClientAbortedError, classify } from '../errors.js';
+import { ClientAbortedError, LocalFailure, TryTimeoutError, classify, type Failure } from '../errors.js';
 import { stripResponseHopByHop } from './headers.js';
+import type { Inflight } from './inflight.js';
+import { writeInformational } from './informational.js';
 import type { ResponseHeaders } from './layer.js';
+import { streamIdleTimeout } from './timeout-errors.js';
 
 type Controller = Dispatcher.DispatchController;
 
 /** What the forward handler needs from the pipeline that owns the exchange. */
 export interface ForwardOwner {
+  readonly inflight: Inflight;
   /** the response head is about to be written */
   beforeResponse(ex: Exchange, headers: ResponseHeaders): void;
   /** the upstream failed before a response head was written: answer locally */
@@ -31,7 +36,11 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
   ) {}
 
   abort(reason: Error): void {
-    if (this.finished) return;
+    if (this.finished) {
+      // The whole answer is handed over but the client is not reading it: a cut ends it too.
+      if (reason instanceof LocalFailure && !this.ex.res.writableFinished) this.cut(reason.failure);
+      return;
+    }
     if (this.controller) {
       this.controller.abort(reason);
     } else {
@@ -64,9 +73,16 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
       controller.abort(new ClientAbortedError());
       return;
     }
+    if (statusCode < 200) {
+      writeInformational(res, statusCode, headers, statusMessage);
+      return;
+    }
     ex.status = statusCode;
+    const appCloses = ex.requestBody !== undefined && !ex.requestBody.ended && closes(headers.connection);
     stripResponseHopByHop(headers);
     this.owner.beforeResponse(ex, headers);
+    this.owner.inflight.responseStarted(ex);
+    if (ex.requestBody !== undefined && !ex.requestBody.ended) beforeEarlyHead(ex, headers, appCloses);
     res.writeHead(statusCode, statusMessage || undefined, headers as Record<string, string | string[]>);
   }
 
@@ -74,6 +90,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
     if (this.finished) return;
     const ex = this.ex;
     ex.bytesOut += chunk.length;
+    ex.lastActivity = this.owner.inflight.now;
     if (!ex.res.write(chunk) && !this.waitingForDrain) {
       this.waitingForDrain = true;
       controller.pause();
@@ -105,9 +122,23 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
       return;
     }
     // Part of the response is already out: the only honest signal left is a broken connection.
-    const failure = classify(err);
+    this.cut(midBodyFailure(err));
+  }
+
+  private cut(failure: Failure): void {
+    const ex = this.ex;
     ex.errorCode ??= failure.code;
     ex.errorType ??= failure.errorType;
-    ex.res.destroy(err);
+    ex.res.destroy();
   }
+}
+
+/** A per-try limit that runs out once the head is in is a gap between body chunks: the stream went idle. */
+function midBodyFailure(err: Error): Failure {
+  return err instanceof TryTimeoutError ? streamIdleTimeout.failure : classify(err);
+}
+
+function closes(connection: ResponseHeaders[string]): boolean {
+  if (connection === undefined) return false;
+  return (typeof connection === 'string' ? connection : connection.join(',')).toLowerCase().includes('close');
 }

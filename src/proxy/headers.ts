@@ -3,8 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { ResponseHeaders } from './layer.js';
 
 /**
- * Never forwarded. `expect` is answered by Node's server itself (100-continue) and undici refuses it;
- * `host` is handled separately so egress can rewrite it.
+ * Never copied from the client. `expect` is added back by the pipeline where the app decides on
+ * 100-continue (undici refuses it); `host` is handled separately so egress can rewrite it.
  */
 const HOP_BY_HOP = new Set([
   'connection',

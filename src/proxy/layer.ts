@@ -61,24 +61,37 @@ export interface TryListener {
 }
 
 /**
- * What every try of one forwarded request shares, fixed before the first dispatch. Interceptors
- * read it and report through it; none of them sees the Exchange.
+ * What every try of one forwarded request shares, fixed before the first dispatch, and the two
+ * facts about the client's upload that move while the tries run, read-only. Interceptors read
+ * it and report through it; none of them sees the Exchange.
  */
 export class ForwardedRequest {
   constructor(
     readonly requestId: string,
-    /** performance.now() ms by which the request must have its answer, retries included */
-    readonly deadline: number,
     /** the parent of the tries' spans, worked out once by the egress tracing layer */
     readonly parent: TraceParent | undefined,
     /** how the caller encoded B3 (0 none, 1 single, 2 multi) */
     readonly b3Encoding: number,
+    /** the client sent `Expect: 100-continue` and the upstream decides */
+    readonly expectContinue: boolean,
     private readonly ex: Exchange,
     private readonly listener: TryListener,
   ) {}
 
   report(report: TryReport): void {
     this.listener.tried(this.ex, report);
+  }
+
+  /** performance.now() ms by which the final try's response head is due (Infinity: no limit, or the body is still arriving) */
+  headDeadline(): number {
+    const ex = this.ex;
+    return ex.requestEndedAt > 0 && ex.limits !== undefined ? ex.requestEndedAt + ex.limits.head : Infinity;
+  }
+
+  /** where a try's wait for its head starts counting: the end of the request body, or while it still arrives, its last chunk */
+  headWaitFrom(): number {
+    const ex = this.ex;
+    return ex.requestEndedAt > 0 ? ex.requestEndedAt : ex.lastActivity;
   }
 }
 

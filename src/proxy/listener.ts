@@ -20,6 +20,7 @@ export function createProxyServer(pipeline: Pipeline, maxHeaderBytes: number): S
   // maxHeaderSize (431 past it) is the one limit, so every header under it reaches the app.
   server.maxHeadersCount = 0;
   server.on('request', pipeline.handleRequest);
+  server.on('checkContinue', pipeline.handleCheckContinue);
   server.on('upgrade', pipeline.handleUpgrade);
   server.on('connect', pipeline.handleConnect);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(err, socket));

@@ -3,12 +3,15 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { beforeEarlyHead, bodyUnfinished } from './early-answer.js';
 import { Exchange } from './exchange.js';
 import { ClientAbortedError, classify, errorBody, type Rejection } from '../errors.js';
 import { ForwardHandler, type ForwardOwner } from './forward.js';
 import { forwardRequestHeaders } from './headers.js';
 import type { Inflight } from './inflight.js';
 import { ForwardedRequest, TryContext, type ConnectHandler, type Layer, type ProxyDispatchOptions, type ResponseHeaders, type Target, type TryListener, type TryReport, type TunnelOwner } from './layer.js';
+import { RequestBodySource } from './request-body.js';
+import { timeoutsOf } from './target-timeouts.js';
 import { join, writeSwitchingProtocols } from './upgrade.js';
 
 export interface PipelineOptions {
@@ -52,11 +55,30 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
   }
 
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.accept(req, res, false);
+  };
+
+  /**
+   * Node's 'checkContinue' event, `Expect: 100-continue`: on ingress the app decides, so the
+   * expectation goes to it and its 100 (or its refusal) comes back. On egress Node's answer is
+   * kept: 100 at once, as undici cannot send the expectation on to an API.
+   */
+  readonly handleCheckContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    const appDecides = this.listener === 'ingress';
+    if (!appDecides) res.writeContinue();
+    this.accept(req, res, appDecides);
+  };
+
+  private accept(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const ex = new Exchange(req, res, this.listener);
+    if (expectContinue) {
+      ex.expectContinue = true;
+      ex.forwardHeaders.push('expect', '100-continue');
+    }
     // 'close' fires once per response; `on` spares the wrapper `once` allocates per request.
     res.on('close', () => this.complete(ex));
     this.start(ex, undefined);
-  };
+  }
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ex = this.onSocket(req, socket);
@@ -68,7 +90,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     const ex = this.onSocket(req, socket);
     if (!this.admit(ex)) return;
     // A tunnel has no deadline (its idle timeout is its own) but holds up the drain like any request.
-    this.inflight.add(ex, Infinity);
+    this.inflight.add(ex, undefined);
     const refused = this.connect(ex, socket, head, this);
     if (refused) this.reply(ex, refused);
   };
@@ -107,19 +129,21 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     const target = this.resolve(ex);
     if ('code' in target) return this.reply(ex, target);
     ex.upstream = target.name;
-    this.inflight.add(ex, target.timeout);
+    const req = ex.req;
+    if (!upgradeHead && hasBody(req)) ex.requestBody = new RequestBodySource(ex, this.inflight);
+    this.inflight.add(ex, timeoutsOf(target, ex));
     const handler = new ForwardHandler(ex, this);
     ex.upstreamCall = handler;
     if (upgradeHead) this.pendingHeads.set(ex, upgradeHead);
-    const req = ex.req;
     const opts: ProxyDispatchOptions = {
       origin: target.origin,
       path: ex.upstreamPath,
       method: ex.method as Dispatcher.HttpMethod,
       headers: forwardRequestHeaders(req, this.owned, target, ex.forwardHeaders, ex.upstreamHost),
-      body: upgradeHead ? null : requestBody(ex),
+      // undici accepts async iterables as bodies; its types only list streams.
+      body: (ex.requestBody ?? null) as Dispatcher.DispatchOptions['body'],
       upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
-      context: new TryContext(new ForwardedRequest(ex.requestId, ex.deadline, ex.parent, ex.b3Encoding, ex, this), 0, undefined),
+      context: new TryContext(new ForwardedRequest(ex.requestId, ex.parent, ex.b3Encoding, ex.expectContinue, ex, this), 0, undefined),
     };
     try {
       target.dispatcher.dispatch(opts, handler);
@@ -186,6 +210,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     if (r.headers) for (let i = 0; i < r.headers.length; i += 2) headers[r.headers[i]] = r.headers[i + 1];
     if (r.close) headers.connection = 'close';
     this.beforeResponse(ex, headers);
+    if (bodyUnfinished(ex)) beforeEarlyHead(ex, headers, true);
     ex.bytesOut = Buffer.byteLength(body);
     headers['content-length'] = String(ex.bytesOut);
     res.writeHead(r.status, headers as Record<string, string>);
@@ -215,22 +240,9 @@ function handedOver(ex: Exchange): boolean {
   return ex.status === 101 || (ex.status === 200 && ex.method === 'CONNECT');
 }
 
-/** The request body as undici should read it: none, the stream itself, or a counted stream. */
-function requestBody(ex: Exchange): Dispatcher.DispatchOptions['body'] {
-  const headers = ex.req.headers;
-  const length = headers['content-length'];
-  if (length !== undefined) {
-    ex.bytesIn = Number(length) || 0;
-    return ex.bytesIn > 0 ? ex.req : null;
-  }
-  if (headers['transfer-encoding'] === undefined) return null;
-  // undici accepts async iterables as bodies; its types only list streams.
-  return countChunks(ex) as unknown as Dispatcher.DispatchOptions['body'];
-}
-
-async function* countChunks(ex: Exchange): AsyncGenerator<Buffer> {
-  for await (const chunk of ex.req as AsyncIterable<Buffer>) {
-    ex.bytesIn += chunk.length;
-    yield chunk;
-  }
+/** The request has a body to forward: a non-zero Content-Length, or chunked. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
 }

@@ -1,5 +1,6 @@
 // The drain: accepted requests finish with the app's answer, new ones get 503 draining,
 // /ready fails at once, the process exits 0; a second signal or drain.timeout ends it sooner.
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send, until, type RawResponse } from '../helpers/http.js';
 import { startSidelight } from '../helpers/sidelight.js';
@@ -72,6 +73,35 @@ describe('drain', () => {
     expect(await sl.exited).toBe(0);
     expect(sl.logs.some((l) => l.msg === 'drain finished' && l.why === 'timeout')).toBe(true);
     await hung;
+  });
+
+  it('answers what is still waiting at drain.timeout with 503 shutdown, cuts what is streaming, and logs both as shutdown', async () => {
+    const sl = await startSidelight({ config: { ingress: { app: app.url }, drain: { timeout: '300ms' } } });
+    const seen = app.received.length;
+    const waiting = pending(`${sl.ingress}/hang`);
+    await until(() => app.received.slice(seen).some((r) => r.url === '/hang'), 10_000, '/hang in flight');
+    const streaming = new Promise<string>((resolve) => {
+      request(`${sl.ingress}/download?bytes=${1024 * 1024 * 1024}`, { agent: false }, (res) => {
+        // Read no more until the drain has run out, so the download cannot finish before it.
+        res.once('data', () => {
+          res.pause();
+          sl.proc.kill('SIGTERM');
+          void sl.waitForLog((l) => l.msg === 'drain finished').then(() => res.resume());
+        });
+        res.on('error', () => {});
+        res.on('close', () => resolve(res.complete ? 'whole' : 'cut'));
+      }).end();
+    });
+    const answer = await waiting;
+    expect(answer).not.toBeInstanceOf(Error);
+    expect((answer as RawResponse).status).toBe(503);
+    expect(JSON.parse((answer as RawResponse).body)).toMatchObject({ error: 'shutdown' });
+    expect(await streaming).toBe('cut');
+    expect(await sl.exited).toBe(0);
+    await until(() => sl.proc.stdout!.readableEnded, 5_000, 'stdout to close');
+    const lines = sl.logs.filter((l) => l.msg === 'request');
+    expect(lines.find((l) => l.path === '/hang')).toMatchObject({ status: 503, error: 'shutdown' });
+    expect(lines.find((l) => l.path === '/download')).toMatchObject({ status: 200, error: 'shutdown' });
   });
 
   it('starts on POST /drain from loopback', async () => {

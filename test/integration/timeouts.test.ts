@@ -55,6 +55,8 @@ describe('egress per-try timeout', () => {
     const ms = performance.now() - started;
     expect(ms).toBeGreaterThanOrEqual(990);
     expect(ms).toBeLessThan(1_000 + SLACK_MS);
+    // A gap between body chunks: the stream went idle, not the head that was late.
+    expect(await sl.waitForLog((l) => l.msg === 'request' && l.path === '/stripe/v1/stall')).toMatchObject({ status: 200, error: 'stream_idle_timeout' });
     api.set({ kind: 'hang' });
   });
 });

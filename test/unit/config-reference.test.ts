@@ -10,8 +10,9 @@ import { configSchema } from '../../src/config/schema.js';
 import { runCli } from '../helpers/sidelight.js';
 
 const PAGE = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
-/** the name the page uses for a record's keys (`egress.upstreams.NAME.url`) */
+/** the names the page uses for a record's keys (`egress.upstreams.NAME.url`) */
 const ANY = 'NAME';
+const PLACEHOLDERS: Record<string, string> = { 'ingress.routeTimeouts': 'ROUTE' };
 
 interface Def {
   type: string;
@@ -24,7 +25,7 @@ interface Def {
 function schemaKeys(def: Def, prefix = ''): string[] {
   if (def.innerType && ['default', 'prefault', 'optional'].includes(def.type)) return schemaKeys(def.innerType._zod.def, prefix);
   if (def.type === 'object' && def.shape) return Object.entries(def.shape).flatMap(([k, v]) => schemaKeys(v._zod.def, prefix ? `${prefix}.${k}` : k));
-  if (def.type === 'record' && def.valueType) return [prefix, ...schemaKeys(def.valueType._zod.def, `${prefix}.${ANY}`)];
+  if (def.type === 'record' && def.valueType) return [prefix, ...schemaKeys(def.valueType._zod.def, `${prefix}.${PLACEHOLDERS[prefix] ?? ANY}`)];
   return [prefix];
 }
 

@@ -31,7 +31,9 @@ function run(options: Partial<RetryOptions>, deadlineInMs: number): Promise<{ st
   const dispatcher = pool.compose(
     retryInterceptor({ upstream: 'test', attempts: 2, backoff: 1000, maxBackoff: 1000, maxBodyBytes: 1024, random: () => 0.5, ...options }, budget, []),
   );
-  const request = new ForwardedRequest('id', performance.now() + deadlineInMs, undefined, 0, undefined as never, { tried: () => {} });
+  // The request's body is all in now, and its final head is due within deadlineInMs.
+  const body = { requestEndedAt: performance.now(), limits: { head: deadlineInMs, idle: Infinity, max: Infinity } };
+  const request = new ForwardedRequest('id', undefined, 0, false, body as never, { tried: () => {} });
   return new Promise((resolve, reject) => {
     let status = 0;
     // onRequestStart marks it as a new-API handler for undici's compose

@@ -140,10 +140,10 @@ class RetryingRequest implements Controller {
     }
   }
 
-  /** ms left of the whole request (its deadline, retries included) */
+  /** ms left until the final try's response head is due (requestTimeout, retries included) */
   remaining(): number {
-    const deadline = this.opts.context?.request.deadline ?? 0;
-    return deadline > 0 ? deadline - performance.now() : Infinity;
+    const request = this.opts.context?.request;
+    return request === undefined ? Infinity : request.headDeadline() - performance.now();
   }
 
   /**

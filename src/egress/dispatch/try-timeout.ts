@@ -1,5 +1,6 @@
-// The per-try limit (egress.upstreams.*.timeout) enforced on time: until the response head,
-// then for each gap between body chunks. undici's headersTimeout/bodyTimeout/connect timeout
+// The per-try limit (egress.upstreams.*.timeout) enforced on time: connect and response head,
+// counted from the end of the request body (while the app's body still streams, each gap
+// between its chunks), then each gap between response body chunks. undici's headersTimeout/bodyTimeout/connect timeout
 // tick every ~500 ms for delays of a second or more (lib/util/timers.js), so a 1 s timeout
 // fired at up to 1.5 s; these deadlines sit on the same 25 ms sweep as whole requests.
 // Innermost but for the pool, so the breaker counts a timed-out try as a failure.
@@ -7,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { DeadlineList, type Timed } from '../../proxy/deadline-list.js';
 import { TryTimeoutError } from '../../errors.js';
-import type { ResponseHeaders } from '../../proxy/layer.js';
+import type { ForwardedRequest, ProxyDispatchOptions, ResponseHeaders } from '../../proxy/layer.js';
 
 type Controller = Dispatcher.DispatchController;
 type Handler = Dispatcher.DispatchHandler;
@@ -26,17 +27,30 @@ class TimedTry implements Handler, Controller, Timed<TimedTry> {
   private controller: Controller | undefined = undefined;
   /** the handler above has been told how the try ended */
   private over = false;
+  private headSeen = false;
+  private readonly startedAt = performance.now();
 
   constructor(
     private readonly handler: Handler,
     private readonly list: DeadlineList<TimedTry>,
     private readonly timeoutMs: number,
+    private readonly request: ForwardedRequest | undefined,
   ) {
-    this.deadline = performance.now() + timeoutMs;
+    this.deadline = this.startedAt + timeoutMs;
     list.add(this);
   }
 
   expire(): void {
+    const request = this.request;
+    if (!this.headSeen && request !== undefined) {
+      // Until the app's request body is all in, only its silences count; then the head's wait starts.
+      const from = request.headWaitFrom();
+      const at = (from > this.startedAt ? from : this.startedAt) + this.timeoutMs;
+      if (at > performance.now()) {
+        this.deadline = at;
+        return;
+      }
+    }
     this.list.remove(this);
     const err = new TryTimeoutError(this.controller === undefined);
     if (this.controller) return this.controller.abort(err);
@@ -82,6 +96,7 @@ class TimedTry implements Handler, Controller, Timed<TimedTry> {
 
   onResponseStart(_controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (this.over) return;
+    this.headSeen = statusCode >= 200;
     this.deadline = performance.now() + this.timeoutMs;
     this.handler.onResponseStart?.(this, statusCode, headers as never, statusMessage);
   }
@@ -112,7 +127,7 @@ class TimedTry implements Handler, Controller, Timed<TimedTry> {
 export function tryTimeoutInterceptor(timeoutMs: number): Dispatcher.DispatcherComposeInterceptor {
   const list = new DeadlineList<TimedTry>((t) => t.expire());
   return (dispatch) => (opts, handler) => {
-    const timed = new TimedTry(handler, list, timeoutMs);
+    const timed = new TimedTry(handler, list, timeoutMs, (opts as ProxyDispatchOptions).context?.request);
     try {
       return dispatch(opts, timed);
     } catch (err) {

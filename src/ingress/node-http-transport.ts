@@ -1,9 +1,13 @@
-// `OPTIONS * HTTP/1.1` (RFC 9112 §3.2.4) asks the server itself what it supports; it is valid
-// HTTP/1.1 and belongs to the app. undici writes only origin-form and absolute-form request
-// lines (core/request.js refuses any other path), so this interceptor on the app's pool sends
-// that one request with node:http on a connection of its own and speaks undici's handler API
-// back up. The pipeline, layers and deadline see an ordinary try. It is rare traffic: no pool.
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+// Two requests that are valid HTTP/1.1 and belong to the app but that undici cannot send:
+// - `OPTIONS * HTTP/1.1` (RFC 9112 §3.2.4): undici writes only origin-form and absolute-form
+//   request lines (core/request.js refuses any other path);
+// - `Expect: 100-continue`: undici refuses the header and takes a 100 answer for a broken
+//   response (client-h1.js), so the app could never refuse an upload before its body is sent.
+// This interceptor on the app's pool sends them with node:http on a connection of their own and
+// speaks undici's handler API back up; a body waits for the app's 100, and every 1xx goes up as
+// undici reports 102 and 103 (onResponseStart before the final one). The pipeline, layers and
+// deadlines see an ordinary try. It is rare traffic: no pool.
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type InformationEvent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -11,12 +15,13 @@ import type { ProxyDispatchOptions, ResponseHeaders } from '../proxy/layer.js';
 
 type Handler = Dispatcher.DispatchHandler;
 
-export function asteriskFormInterceptor(origin: URL): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => (opts, handler) => (opts.path === '*' ? sendAsteriskForm(origin, opts, handler) : dispatch(opts, handler));
+export function nodeHttpInterceptor(origin: URL): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts: ProxyDispatchOptions, handler) =>
+    opts.path === '*' || opts.context?.request.expectContinue ? sendWithNodeHttp(origin, opts, handler) : dispatch(opts, handler);
 }
 
 /** The controller undici would hand the layer above, over a node:http request. */
-class AsteriskExchange implements Dispatcher.DispatchController {
+class NodeHttpExchange implements Dispatcher.DispatchController {
   aborted = false;
   paused = false;
   reason: Error | null = null;
@@ -46,6 +51,10 @@ class AsteriskExchange implements Dispatcher.DispatchController {
     this.response?.resume();
   }
 
+  inform(info: InformationEvent): void {
+    if (!this.ended) this.handler.onResponseStart?.(this, info.statusCode, info.headers as ResponseHeaders as never, info.statusMessage);
+  }
+
   respond(res: IncomingMessage): void {
     if (this.ended) {
       res.resume();
@@ -71,23 +80,32 @@ class AsteriskExchange implements Dispatcher.DispatchController {
   }
 }
 
-function sendAsteriskForm(origin: URL, opts: ProxyDispatchOptions, handler: Handler): boolean {
+function sendWithNodeHttp(origin: URL, opts: ProxyDispatchOptions, handler: Handler): boolean {
   const request = origin.protocol === 'https:' ? httpsRequest : httpRequest;
   const req = request({
     host: origin.hostname.replace(/^\[|\]$/g, ''),
     port: origin.port || (origin.protocol === 'https:' ? 443 : 80),
     method: opts.method,
-    path: '*',
+    path: opts.path,
     // The pipeline's flat [name, value, …] list, Host included, written as it is.
     headers: opts.headers as string[],
     agent: false,
   });
-  const exchange = new AsteriskExchange(req, handler);
+  const exchange = new NodeHttpExchange(req, handler);
+  req.on('information', (info: InformationEvent) => exchange.inform(info));
   req.on('response', (res) => exchange.respond(res));
   req.on('error', (err) => exchange.fail(err));
   handler.onRequestStart?.(exchange, {});
   const body = opts.body;
   if (body === null || body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) req.end(body ?? undefined);
-  else pipeline(body as NodeJS.ReadableStream, req, (err) => err && exchange.fail(err));
+  else {
+    const send = () => pipeline(body as NodeJS.ReadableStream, req, (err) => err && exchange.fail(err));
+    if (!opts.context?.request.expectContinue) send();
+    else {
+      // The head goes now; the body only once the app has said 100 Continue.
+      req.flushHeaders();
+      req.once('continue', send);
+    }
+  }
   return true;
 }
