@@ -184,6 +184,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
       { name: 'egress', inflight: egressInflight },
     ],
     upstreams: upstreamTargets,
+    tunnels: tunnelMetrics,
     draining: () => drain.draining,
     ready: () => readiness.report().ready,
   });
