@@ -189,7 +189,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     ready: () => readiness.report().ready,
   });
   addStatsRoute(admin, stats);
-  addPageRoute(admin);
+  addPageRoute(admin, () => stats.report());
   if (metrics) {
     watchTap(metrics, tap);
     addMetricsRoute(admin, metrics);

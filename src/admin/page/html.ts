@@ -39,10 +39,17 @@ export const BODY = String.raw`
 </main>
 `;
 
-export function adminPage(): string {
-  return `<!doctype html>
+/**
+ * The page in two parts: between them goes the GET /stats document of the moment, as a JSON data
+ * block (never executed), so the first paint shows figures instead of waiting for the first poll.
+ */
+export function adminPage(): { before: string; after: string } {
+  return {
+    before: `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>sidelight admin</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
-<body>${BODY}<script>${SCRIPT}</script></body></html>
-`;
+<body>${BODY}<script id="initial-stats" type="application/json">`,
+    after: `</script><script>${SCRIPT}</script></body></html>
+`,
+  };
 }

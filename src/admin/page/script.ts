@@ -231,10 +231,12 @@ export const SCRIPT = String.raw`
 
   function follow() {
     var status = $('tap-status');
-    fetch('tap?failed=true', { headers: authHeaders(), cache: 'no-store' }).then(function (res) {
+    // recent=true: the stream starts with the latest failures sidelight kept, so the table is never empty on open.
+    fetch('tap?failed=true&recent=true', { headers: authHeaders(), cache: 'no-store' }).then(function (res) {
       if (res.status === 401) { status.textContent = 'the tap needs the admin token'; return askToken('Reading the tap needs the admin token.', follow); }
       if (!res.ok) return res.json().then(function (b) { status.textContent = b.message || ('HTTP ' + res.status); setTimeout(follow, 5000); });
       status.textContent = 'following failed exchanges live';
+      failures = [];
       var reader = res.body.getReader(), decoder = new TextDecoder(), buffered = '';
       function next() {
         return reader.read().then(function (r) {
@@ -253,7 +255,14 @@ export const SCRIPT = String.raw`
     }).catch(function () { status.textContent = 'tap disconnected; reconnecting'; setTimeout(follow, 2000); });
   }
 
-  poll();
+  // The page came with the /stats document of the moment: drawn at once, polled from a second later.
+  var initial = $('initial-stats');
+  if (initial && initial.textContent) {
+    render(JSON.parse(initial.textContent));
+    polling = setTimeout(poll, 1000);
+  } else {
+    poll();
+  }
   follow();
 })();
 `;
