@@ -1,6 +1,7 @@
 // GET /tap: the live stream of finished exchanges, NDJSON by default, Server-Sent Events when
-// the client asks for text/event-stream; `recent=true` starts it with the latest failures kept. It shows paths and request ids, so it is guarded like
-// the admin POSTs: the admin token, or loopback when none is set.
+// the client asks for text/event-stream; `recent=true` starts it with the latest failures kept.
+// It shows paths and request ids, so it is guarded like the admin POSTs: the admin token, or
+// loopback when none is set.
 import type { IncomingMessage } from 'node:http';
 import type { TapHub, TapFormat } from '../tap/hub.js';
 import { flag, parseTapFilter, TapFilterError, type TapFilter } from '../tap/filter.js';

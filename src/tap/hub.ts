@@ -106,6 +106,7 @@ export class TapHub {
     const now = performance.now();
     const max = this.limits.maxBufferBytes;
     let json: string | undefined;
+    let written = false;
     if (isFailure(record)) {
       json = JSON.stringify(record);
       this.recent.push({ record, json });
@@ -127,8 +128,9 @@ export class TapHub {
       json ??= JSON.stringify(record);
       client.pending += client.frame(json);
       this.counts.lines++;
+      written = true;
     }
-    if (!this.flushQueued && json !== undefined) {
+    if (!this.flushQueued && written) {
       this.flushQueued = true;
       setImmediate(this.flush);
     }
