@@ -2,7 +2,7 @@
 // status a gRPC client gets instead, and whether it counts against the upstream (the app, on
 // ingress). Errors from the network are mapped onto it here too. docs/errors.md, and every other
 // error table in the docs, is checked against this catalogue (test/unit/error-catalogue.test.ts).
-import { socketFailureKind, type SocketFailureKind } from './net/socket-errors.js';
+import { parserReason, socketFailureKind, type SocketFailureKind } from './net/socket-errors.js';
 
 export interface ErrorSpec {
   readonly status: number;
@@ -18,6 +18,7 @@ export const ERRORS = {
   upstream_unreachable: { status: 502, meaning: 'the upstream refused or reset the connection, or its name did not resolve', grpcStatus: 14, upstreamFault: true },
   upstream_tls_error: { status: 502, meaning: 'the TLS handshake with the upstream failed', grpcStatus: 14, upstreamFault: true },
   upstream_headers_too_large: { status: 502, meaning: "the upstream's response head is larger than limits.maxHeaderBytes", grpcStatus: 13, upstreamFault: true },
+  upstream_protocol_error: { status: 502, meaning: "the upstream's answer is not valid HTTP (the parser's reason is in the message and the log)", grpcStatus: 13, upstreamFault: true },
   upstream_timeout: { status: 504, meaning: 'the upstream did not answer in time', grpcStatus: 4, upstreamFault: true },
   circuit_open: { status: 503, meaning: "the upstream's circuit breaker is open: failed fast", grpcStatus: 14, upstreamFault: false },
   draining: { status: 503, meaning: 'sidelight is shutting down', grpcStatus: 14, upstreamFault: false },
@@ -106,7 +107,7 @@ export class LocalFailure extends Error {
 }
 
 const TIMEOUT = failure('upstream_timeout', 'upstream did not answer in time', { errorType: 'timeout' });
-const BY_KIND: Record<Exclude<SocketFailureKind, 'tls'>, Failure> = {
+const BY_KIND: Record<Exclude<SocketFailureKind, 'tls' | 'protocol_error'>, Failure> = {
   timeout: TIMEOUT,
   connect_timeout: TIMEOUT,
   headers_too_large: failure('upstream_headers_too_large', 'upstream response headers are larger than limits.maxHeaderBytes', { errorType: 'headers_too_large' }),
@@ -126,6 +127,7 @@ export function classify(err: unknown): Failure {
     const code = (err as { code?: string; cause?: { code?: string } }).code || (err as { cause?: { code?: string } }).cause?.code;
     return failure('upstream_tls_error', `TLS handshake with upstream failed (${code})`, { errorType: 'tls' });
   }
+  if (kind === 'protocol_error') return failure('upstream_protocol_error', `the upstream's answer is not valid HTTP: ${parserReason(err)}`, { errorType: 'protocol_error' });
   return BY_KIND[kind];
 }
 

@@ -19,6 +19,7 @@ import { createTunnelAllowlist, type TunnelAddress } from './egress/tunnel-allow
 import { createUpstreamTarget, type UpstreamHooks, type UpstreamTarget } from './egress/upstream-target.js';
 import { createAppTarget } from './ingress/app-target.js';
 import { accessLogLayer } from './layers/access-log.js';
+import { logUpstreamProtocolErrors } from './telemetry/upstream-protocol-log.js';
 import { clientMetricsInterceptor } from './egress/dispatch/client-metrics.js';
 import { egressRejectionsLayer, serverMetricsLayer } from './layers/server-metrics.js';
 import { routeLayer } from './layers/route.js';
@@ -166,6 +167,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
       return { upstream: u, pipeline };
     });
   healthSections.push(upstreamsHealth(targets));
+  flushers.push(logUpstreamProtocolErrors(logger, [app, ...upstreamTargets]));
 
   // Admin.
   const admin = new AdminRouter(config.admin.token);
@@ -182,11 +184,12 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
       { name: 'egress', inflight: egressInflight },
     ],
     upstreams: upstreamTargets,
+    tunnels: tunnelMetrics,
     draining: () => drain.draining,
     ready: () => readiness.report().ready,
   });
   addStatsRoute(admin, stats);
-  addPageRoute(admin);
+  addPageRoute(admin, () => stats.report());
   if (metrics) {
     watchTap(metrics, tap);
     addMetricsRoute(admin, metrics);

@@ -1,11 +1,13 @@
-// GET /: the admin page, one self-contained HTML document (no CDN, no fonts, works offline).
-// Its module is loaded on the first request, so `sidelight run` never pays for it otherwise.
+// GET /: the admin page, one self-contained HTML document (no CDN, no fonts, works offline), with
+// the GET /stats document of the moment inside it. Its module is loaded on the first request, so
+// `sidelight run` never pays for it otherwise.
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { AdminRouter } from './server.js';
 
 interface Page {
-  body: Buffer;
+  before: Buffer;
+  after: Buffer;
   csp: string;
 }
 
@@ -19,21 +21,27 @@ async function build(): Promise<Page> {
   const csp =
     `default-src 'none'; script-src ${sha256(SCRIPT)}; style-src ${sha256(STYLE)}; connect-src 'self'; ` +
     "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-  return { body: Buffer.from(adminPage()), csp };
+  const { before, after } = adminPage();
+  return { before: Buffer.from(before), after: Buffer.from(after), csp };
 }
 
-function send(res: ServerResponse, p: Page, head: boolean): void {
+/** JSON inside a <script> element: "<" escaped, so no value can close the element. */
+const scriptSafe = (doc: unknown): Buffer => Buffer.from(JSON.stringify(doc).replace(/</g, '\\u003c'));
+
+function send(res: ServerResponse, p: Page, head: boolean, stats: unknown): void {
+  const body = Buffer.concat([p.before, scriptSafe(stats), p.after]);
   res.writeHead(200, {
     'content-type': 'text/html; charset=utf-8',
-    'content-length': String(p.body.length),
+    'content-length': String(body.length),
     'cache-control': 'no-store',
     'content-security-policy': p.csp,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
   });
-  res.end(head ? undefined : p.body);
+  res.end(head ? undefined : body);
 }
 
-export function addPageRoute(router: AdminRouter): void {
-  router.get('/', async (req, res) => send(res, await (page ??= build()), req.method === 'HEAD'));
+/** `stats`: GET /stats' document now */
+export function addPageRoute(router: AdminRouter, stats: () => unknown): void {
+  router.get('/', async (req, res) => send(res, await (page ??= build()), req.method === 'HEAD', stats()));
 }

@@ -1,5 +1,6 @@
-// `sidelight stat`: GET /stats as two tables, per ingress route and per upstream, like
-// `linkerd viz stat`; --watch redraws it, --json prints the document as it came.
+// `sidelight stat`: GET /stats as tables, per ingress route, per upstream and (when any are
+// allowed) per upstream's CONNECT tunnels, like `linkerd viz stat`; --watch redraws it, --json
+// prints the document as it came.
 import { duration } from '../config/values.js';
 import type { StatsFigures, StatsReport } from '../stats/live-stats.js';
 import { adminClient, CliError, type AdminOptions } from './admin-client.js';
@@ -60,7 +61,22 @@ export function formatStats(doc: StatsReport, windowName: '10s' | '1m', p: Paint
   } else {
     out.push(p.dim('no upstreams configured'));
   }
+  const tunnels = formatTunnels(doc.tunnels ?? [], windowName, p);
+  if (tunnels) out.push('', tunnels);
   return `${out.join('\n')}\n`;
+}
+
+const bytesPerSecond = (v: number | null | undefined): string =>
+  v == null ? '-' : v >= 1_048_576 ? `${(v / 1_048_576).toFixed(1)}MiB/s` : v >= 1024 ? `${(v / 1024).toFixed(1)}KiB/s` : `${Math.round(v)}B/s`;
+
+/** The CONNECT tunnels table; "" when no upstream takes tunnels (or metrics are off). */
+function formatTunnels(rows: StatsReport['tunnels'], windowName: '10s' | '1m', p: Paint): string {
+  if (!rows.length) return '';
+  const lines = rows.map((t) => {
+    const w = t[windowName];
+    return [t.upstream, String(t.open), w.rate != null ? w.rate.toFixed(1) : '-', success(p, w.establishedRatio), bytesPerSecond(w.sentBytesPerSecond), bytesPerSecond(w.receivedBytesPerSecond)];
+  });
+  return table(['TUNNELS (egress CONNECT)', 'OPEN', 'OPENS/S', 'ESTABLISHED', 'SENT', 'RECEIVED'], lines, new Set([1, 2, 3, 4, 5]));
 }
 
 export async function runStat(options: StatCommandOptions): Promise<void> {

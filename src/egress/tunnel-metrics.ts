@@ -42,6 +42,18 @@ class UpstreamTunnels {
   }
 }
 
+/** One upstream's tunnels as counted since start, for GET /stats. */
+export interface TunnelTotals {
+  readonly upstream: string;
+  /** established and not yet ended */
+  readonly open: number;
+  /** opens decided, whatever the outcome */
+  readonly opened: number;
+  readonly established: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+}
+
 export class TunnelMetrics implements TunnelObserver {
   readonly opened: ValueFamily;
   readonly active: ValueFamily;
@@ -105,6 +117,21 @@ export class TunnelMetrics implements TunnelObserver {
     u.receivedBefore += t.bytesReceived;
     u.lifetime.observe((t.endedAt - t.ex.startedAt) / 1000);
     this.closed.child([t.upstream.name, t.closedBy || 'client']).value++;
+  }
+
+  /** every declared upstream's counts now, open tunnels' bytes included */
+  totals(): TunnelTotals[] {
+    const opened = new Map<string, number>();
+    this.opened.forEachSeries((values, s) => {
+      if (values) opened.set(values[0], (opened.get(values[0]) ?? 0) + s.value);
+    });
+    const totals: TunnelTotals[] = [];
+    for (const [upstream, u] of this.upstreams) {
+      u.read();
+      const established = this.opened.child([upstream, 'established']).value;
+      totals.push({ upstream, open: u.active.value, opened: opened.get(upstream) ?? 0, established, bytesSent: u.sent.value, bytesReceived: u.received.value });
+    }
+    return totals;
   }
 
   private read(): void {

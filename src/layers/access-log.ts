@@ -38,7 +38,8 @@ export function accessLogLayer(log: LogSink, options: { logQuery: boolean }): La
   };
   const line = (ex: Exchange): string => {
     let text = `${start(request, ex)},"path":${JSON.stringify(options.logQuery ? ex.path + ex.query : ex.path)}`;
-    if (ex.route) text += `,"route":${JSON.stringify(ex.route)}`;
+    // Always there ("" when no ingress.routes template matched, as in http_route): every line has the same fields.
+    text += `,"route":${ex.route === '' ? '""' : JSON.stringify(ex.route)}`;
     text += `,"status":${ex.status},"durationMs":${roundMs(ex.durationMs)},"bytesIn":${ex.bytesIn},"bytesOut":${ex.bytesOut}`;
     if (ex.requestIncomplete) text += `,"requestIncomplete":true`;
     if (ex.upstream) text += `,"upstream":"${ex.upstream}"`;

@@ -1,6 +1,7 @@
 // Feeds the tap (GET /tap, `sidelight tap`): one summary per finished exchange or egress tunnel.
-// With no tap client connected its whole cost is the one comparison below; with clients, the
-// summary is built once and the hub fans it out.
+// With no tap client connected, a success costs the comparisons below and nothing else; a
+// failure's summary goes to the hub, which keeps the latest few for clients that connect later.
+// With clients, the summary is built once and the hub fans it out.
 import type { Layer } from '../proxy/layer.js';
 import type { TapHub } from '../tap/hub.js';
 import { exchangeRecord, tunnelRecord } from '../tap/record.js';
@@ -10,7 +11,7 @@ export function tapLayer(hub: TapHub, options: { logQuery: boolean }): Layer {
   return {
     name: 'tap',
     onDone(ex) {
-      if (hub.clients === 0) return;
+      if (hub.clients === 0 && ex.errorCode === undefined && ex.status < 500) return;
       hub.publish(ex.tunnel === undefined ? exchangeRecord(ex, logQuery) : tunnelRecord(ex, ex.tunnel));
     },
   };

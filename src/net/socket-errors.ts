@@ -3,8 +3,12 @@
 // resend all ask here.
 
 /** How a transport failure happened, as a low-cardinality name for metrics, spans and retries. */
-export type SocketFailureKind = 'connection_refused' | 'connect_timeout' | 'dns' | 'connection_reset' | 'tls' | 'headers_too_large' | 'timeout';
+export type SocketFailureKind = 'connection_refused' | 'connect_timeout' | 'dns' | 'connection_reset' | 'tls' | 'headers_too_large' | 'timeout' | 'protocol_error';
 
+/** llhttp's error codes (HPE_INVALID_CONSTANT, …): the bytes the peer answered with are not HTTP/1.1 */
+const PARSER_CODE = /^HPE_/;
+/** undici's error for an answer its llhttp refused; it does not always carry an HPE_ code */
+const PARSER_ERROR = 'HTTPParserError';
 const TLS_CODES = /^(CERT_|ERR_TLS_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL|HOSTNAME_MISMATCH)/;
 
 /** The connection broke: the peer closed or reset it, or a write hit a closed socket. */
@@ -34,5 +38,16 @@ export function socketFailureKind(err: unknown): SocketFailureKind | undefined {
   const kind = KIND_BY_CODE.get(code) ?? KIND_BY_CODE.get(cause);
   if (kind !== undefined) return kind;
   if (TLS_CODES.test(code) || TLS_CODES.test(cause)) return 'tls';
+  if (PARSER_CODE.test(code) || (err as { name?: unknown } | undefined)?.name === PARSER_ERROR) return 'protocol_error';
   return undefined;
+}
+
+/**
+ * What llhttp found wrong with a peer's answer ("Expected HTTP/", "Invalid header value char"):
+ * undici puts it in parentheses after its own words; the code when there is none.
+ */
+export function parserReason(err: unknown): string {
+  const message = (err as { message?: unknown }).message;
+  const reason = typeof message === 'string' ? /\((.+)\)$/.exec(message)?.[1] : undefined;
+  return reason ?? errorCodes(err)[0];
 }

@@ -1,10 +1,10 @@
 // HTTP servers for the proxy listeners, and binding with a clear error naming the config key.
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import type { ListenAddress } from '../config/values.js';
 import { formatListen } from '../config/values.js';
 import type { Pipeline } from './pipeline.js';
+import { refusedRequest } from './refused-request.js';
 
 export class ListenError extends Error {
   constructor(message: string) {
@@ -23,28 +23,19 @@ export function createProxyServer(pipeline: Pipeline, maxHeaderBytes: number): S
   server.on('checkContinue', pipeline.handleCheckContinue);
   server.on('upgrade', pipeline.handleUpgrade);
   server.on('connect', pipeline.handleConnect);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(err, socket));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => rejectMalformed(pipeline, err, socket));
   return server;
 }
 
-/** Requests Node's parser refused never reach a pipeline; they still get the JSON error body. */
-function rejectMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable || err.code === 'ECONNRESET') {
+/** Requests Node's parser refused get the JSON error body, and are logged and counted like any other. */
+function rejectMalformed(pipeline: Pipeline, err: NodeJS.ErrnoException, socket: Socket): void {
+  // A response already on this connection (pipelining) cannot be followed by another one.
+  if (!socket.writable || err.code === 'ECONNRESET' || (socket as { _httpMessage?: unknown })._httpMessage) {
     socket.destroy();
     return;
   }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  const requestId = randomUUID();
-  const body = JSON.stringify({
-    error: tooLarge ? 'headers_too_large' : 'bad_request',
-    message: tooLarge ? 'request headers are larger than limits.maxHeaderBytes' : 'malformed HTTP request',
-    requestId,
-  });
-  socket.end(
-    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\nx-request-id: ${requestId}\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
+  const { req, answer } = refusedRequest(err, socket);
+  pipeline.handleRefused(req, socket, answer);
 }
 
 export function listen(server: Server, address: ListenAddress, key: string): Promise<ListenAddress> {

@@ -96,6 +96,18 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
   };
 
   /**
+   * A request Node's parser refused (src/proxy/refused-request.ts): the layers see it as any
+   * other exchange (request id, route, metrics, log, span) and it gets the parser's answer,
+   * whatever a layer would have said. It forwards nothing.
+   */
+  readonly handleRefused = (req: IncomingMessage, socket: Duplex, answer: Rejection): void => {
+    const ex = this.onSocket(req, socket);
+    const hooks = this.requestHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i].onRequest!(ex);
+    this.reply(ex, answer);
+  };
+
+  /**
    * Node hands upgrades and CONNECT over without a response object; one bound to the socket
    * lets local answers (and non-101 upstream answers) use the ordinary path.
    */

@@ -7,6 +7,7 @@ import type { HistogramFamily, HistogramSeries, ValueFamily } from '../telemetry
 import type { Metrics } from '../telemetry/metrics.js';
 import { Baseline, BASELINE_INTERVAL_S } from './baseline.js';
 import { MAX_WINDOW_SECONDS, quantile, SampledRow, type RowCounters, type WindowCounts } from './sampled-row.js';
+import { TunnelStats, type TunnelStatsRow, type TunnelTotalsSource } from './tunnel-stats.js';
 
 /** the row that holds a histogram's overflow series (metrics.maxSeries reached) */
 export const OVERFLOW_ROW = '(overflow)';
@@ -25,6 +26,8 @@ export interface LiveStatsSources {
   retries: ValueFamily | undefined;
   listeners: ReadonlyArray<{ name: string; inflight: { readonly count: number } }>;
   upstreams: readonly UpstreamView[];
+  /** egress CONNECT tunnels' totals; undefined when metrics or tunnels are off */
+  tunnels?: TunnelTotalsSource;
   draining(): boolean;
   ready(): boolean;
 }
@@ -57,6 +60,8 @@ export interface StatsReport {
   listeners: Array<{ listener: string; inflight: number }>;
   routes: Array<{ listener: string; route: string } & StatsFigures>;
   upstreams: Array<{ upstream: string; breaker: string; inflight: number; maxInflight: number } & Partial<StatsFigures>>;
+  /** egress CONNECT tunnels per upstream; empty when tunnels or metrics are off */
+  tunnels: TunnelStatsRow[];
 }
 
 interface Row {
@@ -77,11 +82,13 @@ const round = (n: number, digits = 3) => (Number.isFinite(n) ? Math.round(n * 10
 export class LiveStats {
   private readonly routes: Source | undefined;
   private readonly upstreamRows: Source | undefined;
+  private readonly tunnels: TunnelStats | undefined;
   private ticks = 0;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly sources: LiveStatsSources) {
     const m = sources.metrics;
+    this.tunnels = sources.tunnels && new TunnelStats(sources.tunnels);
     if (m) {
       this.routes = source(m.serverDuration, 'http_route');
       this.upstreamRows = source(m.clientDuration, 'upstream');
@@ -97,6 +104,7 @@ export class LiveStats {
 
   /** one sample of every row; every BASELINE_INTERVAL_S samples, the baselines learn the last minute */
   sample(): void {
+    this.tunnels?.sample();
     if (!this.routes || !this.upstreamRows) return;
     const retries = new Map<string, number>();
     this.sources.retries?.forEachSeries((values, s) => {
@@ -140,6 +148,7 @@ export class LiveStats {
           ...(row ? this.figures(this.upstreamRows!, row) : {}),
         };
       }),
+      tunnels: this.tunnels?.report() ?? [],
     };
   }
 

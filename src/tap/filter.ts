@@ -54,14 +54,15 @@ export function parseTapFilter(params: URLSearchParams): TapFilter {
     if (!parsed.success) throw new TapFilterError(`minDuration: invalid duration "${min}" (use a unit: "250ms", "1s")`);
     filter.minDurationMs = parsed.data;
   }
-  const failed = params.get('failed');
-  if (failed !== null) {
-    if (failed !== 'true' && failed !== 'false' && failed !== '1' && failed !== '0' && failed !== '') {
-      throw new TapFilterError(`failed: "${failed}" must be true or false`);
-    }
-    filter.failed = failed === 'true' || failed === '1' || failed === '';
-  }
+  filter.failed = flag('failed', params.get('failed'));
   return filter;
+}
+
+/** A true/false query parameter: absent is false, a bare `?name` true. */
+export function flag(name: string, value: string | null): boolean {
+  if (value === null || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1' || value === '') return true;
+  throw new TapFilterError(`${name}: "${value}" must be true or false`);
 }
 
 export function matches(filter: TapFilter, record: TapRecord): boolean {

@@ -3,10 +3,12 @@
 // up to maxBufferBytes (a slow reader loses lines beyond it) and up to maxLinesPerSecond (a
 // token bucket refilled from the clock on publish, no timer per client), and each client is told
 // how many it lost before its next line. Writes are batched into one per client per turn of the
-// event loop. With no client connected, `clients` is 0 and publishers do nothing at all.
+// event loop. The latest failures are kept (a bounded few) for a client that asks for them when
+// it connects (the admin page's table); with no client connected, publishers hand over failures
+// only.
 import type { ServerResponse } from 'node:http';
 import { matches, type TapFilter } from './filter.js';
-import type { TapRecord } from './record.js';
+import { isFailure, type TapRecord } from './record.js';
 
 export type TapFormat = 'ndjson' | 'sse';
 
@@ -15,6 +17,9 @@ export interface TapLimits {
   maxLinesPerSecond: number;
   maxBufferBytes: number;
 }
+
+/** failed exchanges and tunnels kept for clients that connect later */
+export const RECENT_FAILURES = 50;
 
 /** Keeps idle SSE streams open through proxies that close quiet connections. */
 const SSE_HEARTBEAT_MS = 15_000;
@@ -57,6 +62,8 @@ export class TapHub {
   /** lines written, dropped (by reason) and clients turned away, for the metrics */
   readonly counts = { lines: 0, droppedRate: 0, droppedSlow: 0, rejectedClients: 0 };
   private readonly list: TapClient[] = [];
+  /** the latest failures, oldest first, with their JSON */
+  private readonly recent: Array<{ record: TapRecord; json: string }> = [];
   private flushQueued = false;
   private heartbeat: NodeJS.Timeout | undefined;
 
@@ -65,8 +72,11 @@ export class TapHub {
     private readonly heartbeatMs = SSE_HEARTBEAT_MS,
   ) {}
 
-  /** Starts a stream on `res`; false when maxClients are already connected (nothing is written). */
-  attach(res: ServerResponse, filter: TapFilter, format: TapFormat): boolean {
+  /**
+   * Starts a stream on `res`, with the kept failures that match first when `recent`; false when
+   * maxClients are already connected (nothing is written).
+   */
+  attach(res: ServerResponse, filter: TapFilter, format: TapFormat, recent = false): boolean {
     if (this.list.length >= this.limits.maxClients) {
       this.counts.rejectedClients++;
       return false;
@@ -84,6 +94,7 @@ export class TapHub {
     // An SSE comment, so EventSource and fetch readers see the stream open at once.
     if (format === 'sse') res.write(': sidelight tap\n\n');
     else res.flushHeaders();
+    if (recent) this.replayRecent(client);
     if (!this.heartbeat) {
       this.heartbeat = setInterval(() => this.beat(), this.heartbeatMs);
       this.heartbeat.unref();
@@ -95,6 +106,12 @@ export class TapHub {
     const now = performance.now();
     const max = this.limits.maxBufferBytes;
     let json: string | undefined;
+    let written = false;
+    if (isFailure(record)) {
+      json = JSON.stringify(record);
+      this.recent.push({ record, json });
+      if (this.recent.length > RECENT_FAILURES) this.recent.shift();
+    }
     for (const client of this.list) {
       if (!matches(client.filter, record)) continue;
       if (!client.take(now)) {
@@ -111,8 +128,21 @@ export class TapHub {
       json ??= JSON.stringify(record);
       client.pending += client.frame(json);
       this.counts.lines++;
+      written = true;
     }
-    if (!this.flushQueued && json !== undefined) {
+    if (!this.flushQueued && written) {
+      this.flushQueued = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private replayRecent(client: TapClient): void {
+    for (const { record, json } of this.recent) {
+      if (!matches(client.filter, record)) continue;
+      client.pending += client.frame(json);
+      this.counts.lines++;
+    }
+    if (client.pending !== '' && !this.flushQueued) {
       this.flushQueued = true;
       setImmediate(this.flush);
     }

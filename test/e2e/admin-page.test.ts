@@ -103,6 +103,28 @@ describe.skipIf(chromiumMissing)('the admin page in a real browser', () => {
     if (process.env.SIDELIGHT_SCREENSHOT) await page.screenshot({ path: process.env.SIDELIGHT_SCREENSHOT, fullPage: true });
   });
 
+  it('opened again, lists the failures from before it was opened, and lists the tunnels per upstream', async () => {
+    running = false;
+    await traffic;
+    // No traffic any more: only the failures sidelight kept can fill the table.
+    await page.reload();
+    await page.waitForFunction(() => (document.querySelector('#failures')?.children.length ?? 0) > 0, { timeout: 10_000 });
+    expect(await page.$eval('#failures', (e) => e.textContent)).toContain('503');
+    const tunnels = await page.$$eval('tr[data-tunnels="stripe"] td', (tds) => tds.map((td) => td.textContent));
+    expect(tunnels.slice(0, 2)).toEqual(['stripe', '0']);
+  });
+
+  it('draws the figures it was served with, before any poll of /stats answers', async () => {
+    const other = await chromium.browser.newPage();
+    await other.setRequestInterception(true);
+    other.on('request', (r) => (new URL(r.url()).pathname === '/stats' ? r.abort() : r.continue()));
+    await other.goto(`${sl.admin}/`, { waitUntil: 'domcontentloaded' });
+    expect(await other.$eval('#routes', (e) => e.textContent)).not.toContain('waiting for /stats');
+    expect(await other.$('[data-key="route:/echo"]')).not.toBeNull();
+    expect(await other.$eval('#state', (e) => e.textContent)).toContain('ready');
+    await other.close();
+  });
+
   it('made no request anywhere but the admin port, and nothing was refused by its security policy', () => {
     const origin = new URL(sl.admin).origin;
     expect(requested.length).toBeGreaterThan(3);

@@ -123,6 +123,8 @@ describe('access log', () => {
     expect(line).toMatchObject({
       method: 'POST',
       path: '/echo',
+      // no ingress.routes here: the field is there all the same, "" as the http_route label is
+      route: '',
       status: 200,
       bytesIn: 5,
       remoteAddress: '127.0.0.1',

@@ -33,7 +33,7 @@ describe('deploy/prometheus', () => {
     const tests = parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts: unknown[] }> }> };
     const alerts = rules.groups.flatMap((g) => g.rules.filter((r) => r.alert).map((r) => r.alert!));
     expect(alerts.sort()).toEqual(
-      ['SidelightCircuitOpen', 'SidelightDrainStuck', 'SidelightHighErrorRatio', 'SidelightLatencyAnomaly', 'SidelightUpstreamErrorRatio', 'SidelightUpstreamLatencyHigh', 'SidelightUpstreamPoolSaturated'].sort(),
+      ['SidelightCircuitOpen', 'SidelightDrainStuck', 'SidelightHighErrorRatio', 'SidelightLatencyAnomaly', 'SidelightUpstreamErrorRatio', 'SidelightTunnelOpenFailures', 'SidelightUpstreamLatencyHigh', 'SidelightUpstreamPoolSaturated'].sort(),
     );
     const firing = new Set(tests.tests.flatMap((t) => (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
     for (const alert of alerts) expect(firing, `no test where ${alert} fires`).toContain(alert);
@@ -88,5 +88,12 @@ describe('deploy/grafana/sidelight.json', () => {
     const latency = queries.filter((q) => q.expr.includes('_bucket'));
     expect(latency.length).toBeGreaterThanOrEqual(3);
     for (const q of latency) expect(q.exemplar, q.expr).toBe(true);
+  });
+
+  it('has panels for CONNECT tunnels: open, opened by outcome, closed, bytes and connect time', () => {
+    const all = queries.map((q) => q.expr).join('\n');
+    for (const metric of ['sidelight_egress_tunnels_active', 'sidelight_egress_tunnels_total', 'sidelight_egress_tunnels_closed_total', 'sidelight_egress_tunnel_bytes_total', 'sidelight_egress_tunnel_connect_duration_seconds_bucket']) {
+      expect(all).toContain(metric);
+    }
   });
 });

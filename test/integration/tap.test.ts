@@ -155,6 +155,37 @@ describe('the tap stream', () => {
   });
 });
 
+describe('the latest failures, for a client that connects later', () => {
+  it('recent=true starts the stream with the failures kept (at most 50, the filter applied); without it, only what follows', async () => {
+    const other = await startSidelight({ config: { ingress: { app: app.url, routes: ['/status/:code'] } } });
+    try {
+      // no tap client connected while these finish
+      for (const [id, code] of [['kept-503', 503], ['ok-200', 200], ['kept-500', 500]] as const) {
+        await send(`${other.ingress}/status/${code}`, { headers: { 'x-request-id': id } });
+      }
+      const recent = await openTap(other.admin, '?recent=true');
+      await recent.waitFor(byId('kept-500'));
+      expect(recent.lines.map((l) => l.requestId)).toEqual(['kept-503', 'kept-500']);
+      const filtered = await openTap(other.admin, '?recent=true&status=503');
+      await filtered.waitFor(byId('kept-503'));
+      const live = await openTap(other.admin);
+      await send(`${other.ingress}/status/502`, { headers: { 'x-request-id': 'after' } });
+      await live.waitFor(byId('after'));
+      expect(live.lines.map((l) => l.requestId)).toEqual(['after']);
+      expect(filtered.lines.map((l) => l.requestId)).toEqual(['kept-503']);
+      for (const s of [recent, filtered, live]) s.close();
+
+      for (let i = 0; i < 60; i++) await send(`${other.ingress}/status/500`, { headers: { 'x-request-id': `many-${i}` } });
+      const bounded = await openTap(other.admin, '?recent');
+      await bounded.waitFor(byId('many-59'));
+      expect(bounded.lines.map((l) => l.requestId)).toEqual(Array.from({ length: 50 }, (_, i) => `many-${i + 10}`));
+      bounded.close();
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe('who may tap', () => {
   it('needs the admin token when one is set: 401 without it or with a wrong one', async () => {
     const none = await openTap(sl.admin);

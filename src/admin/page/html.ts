@@ -30,6 +30,8 @@ export const BODY = String.raw`
   <h2>Circuit breakers</h2>
   <table><thead><tr><th>upstream</th><th>state</th><th>in flight</th><th></th></tr></thead><tbody id="breakers"></tbody></table>
   <p id="breaker-message" class="muted"></p>
+  <h2>Tunnels (egress CONNECT)</h2>
+  <table><thead><tr><th>upstream</th><th>open</th><th>opens/s</th><th>established</th><th>sent</th><th>received</th></tr></thead><tbody id="tunnels"></tbody></table>
   <h2>Latest failed exchanges</h2>
   <p id="tap-status" class="muted"></p>
   <table><thead><tr><th>time</th><th>listener</th><th>method</th><th>path</th><th>status</th><th>error</th><th>duration</th><th>upstream</th><th>retries</th><th>request id</th></tr></thead>
@@ -37,10 +39,17 @@ export const BODY = String.raw`
 </main>
 `;
 
-export function adminPage(): string {
-  return `<!doctype html>
+/**
+ * The page in two parts: between them goes the GET /stats document of the moment, as a JSON data
+ * block (never executed), so the first paint shows figures instead of waiting for the first poll.
+ */
+export function adminPage(): { before: string; after: string } {
+  return {
+    before: `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>sidelight admin</title><link rel="icon" href="data:,"><style>${STYLE}</style></head>
-<body>${BODY}<script>${SCRIPT}</script></body></html>
-`;
+<body>${BODY}<script id="initial-stats" type="application/json">`,
+    after: `</script><script>${SCRIPT}</script></body></html>
+`,
+  };
 }

@@ -1,8 +1,8 @@
 // The admin page's script: polls GET /stats once a second into five minutes of history per
-// route and upstream, draws the charts as SVG paths, drives the breaker buttons, and follows
-// GET /tap?failed=true for the latest failed exchanges. Values from the network only ever
-// become textContent or numbers in SVG attributes, never markup. URLs are relative, so the page
-// also works behind a path prefix (kubectl proxy's /api/v1/namespaces/…/pods/…:15090/proxy/).
+// route and upstream, draws the charts as SVG paths, drives the breaker buttons, lists the
+// CONNECT tunnels per upstream, and follows GET /tap?failed=true for the latest failed
+// exchanges. Values from the network only ever become textContent or numbers in SVG attributes,
+// never markup. URLs are relative, so the page also works behind a path prefix (kubectl proxy's /api/v1/namespaces/…/pods/…:15090/proxy/).
 export const SCRIPT = String.raw`
 'use strict';
 (function () {
@@ -167,6 +167,26 @@ export const SCRIPT = String.raw`
     });
   }
 
+  function bytesPerSecond(v) {
+    if (v === null || v === undefined) return '–';
+    return v >= 1048576 ? fmt(v / 1048576, ' MiB/s') : v >= 1024 ? fmt(v / 1024, ' KiB/s') : fmt(v, ' B/s');
+  }
+
+  // Per upstream, over the last 10 s: tunnels open now, opens per second, the share established, bytes each way.
+  function renderTunnels(tunnels) {
+    var body = $('tunnels');
+    body.textContent = '';
+    if (!tunnels.length) { var r = el('tr'); var td = el('td', 'empty', 'no tunnels: egress.tunnels is off, or metrics are'); td.colSpan = 6; r.appendChild(td); body.appendChild(r); return; }
+    tunnels.forEach(function (t) {
+      var w = t['10s'] || {};
+      var tr = el('tr');
+      tr.setAttribute('data-tunnels', t.upstream);
+      [t.upstream, String(t.open), fmt(w.rate, '/s'), w.establishedRatio === null || w.establishedRatio === undefined ? '–' : fmt(w.establishedRatio * 100, '%'),
+       bytesPerSecond(w.sentBytesPerSecond), bytesPerSecond(w.receivedBytesPerSecond)].forEach(function (v) { tr.appendChild(el('td', '', v)); });
+      body.appendChild(tr);
+    });
+  }
+
   function render(s) {
     var state = $('state');
     state.textContent = '';
@@ -179,6 +199,7 @@ export const SCRIPT = String.raw`
     renderRows($('routes'), s.routes, function (r) { return 'route:' + r.route; }, function (r) { return r.route || '(no matching route)'; });
     renderRows($('upstreams'), s.upstreams.filter(function (u) { return u['10s']; }), function (u) { return 'upstream:' + u.upstream; }, function (u) { return u.upstream; });
     renderBreakers(s.upstreams);
+    renderTunnels(s.tunnels || []);
   }
 
   var polling = null;
@@ -210,10 +231,12 @@ export const SCRIPT = String.raw`
 
   function follow() {
     var status = $('tap-status');
-    fetch('tap?failed=true', { headers: authHeaders(), cache: 'no-store' }).then(function (res) {
+    // recent=true: the stream starts with the latest failures sidelight kept, so the table is never empty on open.
+    fetch('tap?failed=true&recent=true', { headers: authHeaders(), cache: 'no-store' }).then(function (res) {
       if (res.status === 401) { status.textContent = 'the tap needs the admin token'; return askToken('Reading the tap needs the admin token.', follow); }
       if (!res.ok) return res.json().then(function (b) { status.textContent = b.message || ('HTTP ' + res.status); setTimeout(follow, 5000); });
       status.textContent = 'following failed exchanges live';
+      failures = [];
       var reader = res.body.getReader(), decoder = new TextDecoder(), buffered = '';
       function next() {
         return reader.read().then(function (r) {
@@ -232,7 +255,14 @@ export const SCRIPT = String.raw`
     }).catch(function () { status.textContent = 'tap disconnected; reconnecting'; setTimeout(follow, 2000); });
   }
 
-  poll();
+  // The page came with the /stats document of the moment: drawn at once, polled from a second later.
+  var initial = $('initial-stats');
+  if (initial && initial.textContent) {
+    render(JSON.parse(initial.textContent));
+    polling = setTimeout(poll, 1000);
+  } else {
+    poll();
+  }
   follow();
 })();
 `;
