@@ -19,11 +19,14 @@ interface Def {
   shape?: Record<string, { _zod: { def: Def } }>;
   innerType?: { _zod: { def: Def } };
   valueType?: { _zod: { def: Def } };
+  in?: { _zod: { def: Def } };
 }
 
 /** Every key a config may hold, as dotted paths: sections are walked, a record is a key and its value's keys under NAME. */
 function schemaKeys(def: Def, prefix = ''): string[] {
   if (def.innerType && ['default', 'prefault', 'optional'].includes(def.type)) return schemaKeys(def.innerType._zod.def, prefix);
+  // a value checked, then transformed: its keys are the input's
+  if (def.type === 'pipe' && def.in) return schemaKeys(def.in._zod.def, prefix);
   if (def.type === 'object' && def.shape) return Object.entries(def.shape).flatMap(([k, v]) => schemaKeys(v._zod.def, prefix ? `${prefix}.${k}` : k));
   if (def.type === 'record' && def.valueType) return [prefix, ...schemaKeys(def.valueType._zod.def, `${prefix}.${PLACEHOLDERS[prefix] ?? ANY}`)];
   return [prefix];
