@@ -30,7 +30,7 @@ import { requestTargetLayer } from './layers/request-target.js';
 import { clientTracingInterceptor } from './egress/dispatch/client-tracing.js';
 import { tapLayer } from './layers/tap.js';
 import { egressTracingLayer } from './layers/egress-tracing.js';
-import { tracingLayer } from './layers/server-tracing.js';
+import { serverTracingLayer } from './layers/server-tracing.js';
 import { tunnelTracing } from './egress/tunnel-tracing.js';
 import { DrainState } from './lifecycle/drain.js';
 import { Readiness } from './lifecycle/readiness.js';
@@ -86,7 +86,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const ingressInflight = new Inflight();
   const ingressLayers: Layer[] = [
     requestIdLayer,
-    ...(tracing ? [tracingLayer(tracing, { indexForEgress: config.egress.upstreams.length > 0 })] : []),
+    ...(tracing ? [serverTracingLayer(tracing, { indexForEgress: config.egress.upstreams.length > 0 })] : []),
     routeLayer(config.ingress.routes),
     ...(metrics ? [serverMetricsLayer(metrics)] : []),
     ...accessLog,

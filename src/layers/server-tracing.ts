@@ -16,11 +16,11 @@ import type { Tracing } from '../telemetry/tracing.js';
  * flight, for egress calls that carry only X-Request-ID. Without configured upstreams there are
  * no egress spans to parent, and the index is not kept.
  */
-export function tracingLayer(tracing: Tracing, { indexForEgress }: { indexForEgress: boolean }): Layer {
+export function serverTracingLayer(tracing: Tracing, { indexForEgress }: { indexForEgress: boolean }): Layer {
   const { sample } = tracing;
   const inflight = indexForEgress ? tracing.inflight : undefined;
   return {
-    name: 'tracing',
+    name: 'server-tracing',
     ownsRequestHeaders: TRACE_HEADERS,
     onRequest(ex) {
       const headers = ex.req.headers;
