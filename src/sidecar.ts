@@ -22,6 +22,9 @@ import { accessLogLayer } from './layers/access-log.js';
 import { clientMetricsInterceptor } from './egress/dispatch/client-metrics.js';
 import { egressRejectionsLayer, serverMetricsLayer } from './layers/server-metrics.js';
 import { routeLayer } from './layers/route.js';
+import { ingressLimits as buildIngressLimits, rateLimitLayer } from './layers/rate-limit.js';
+import { DerivedCounters } from './layers/derived-counters.js';
+import { RateLimitHits } from './telemetry/rate-limit-metrics.js';
 import { drainLayer } from './layers/drain.js';
 import { overloadLayer } from './layers/overload.js';
 import { requestIdLayer } from './layers/request-id.js';
@@ -72,7 +75,13 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const tap = new TapHub(config.admin.tap);
   const tapLayers = config.admin.tap.maxClients > 0 ? [tapLayer(tap, config.logging)] : [];
   const metrics = config.metrics.enabled ? new Metrics({ maxSeries: config.metrics.maxSeries }) : undefined;
-  const resilienceMetrics = metrics ? egressMetrics(metrics) : undefined;
+  const rateLimitHits = metrics ? new RateLimitHits(metrics) : undefined;
+  const resilienceMetrics = metrics ? egressMetrics(metrics, rateLimitHits!) : undefined;
+  const derivedCounters = metrics ? new DerivedCounters(metrics, config.metrics.counters) : undefined;
+  const derivedLayer = (listener: 'ingress' | 'egress'): Layer[] => {
+    const layer = derivedCounters?.layerFor(listener);
+    return layer ? [layer] : [];
+  };
   // undefined when tracing is off: then no span work at all, and traceparent passes through untouched.
   const tracing = startTracing(config.spans, config.limits.maxInflight, logger, {
     spansExported: (n) => metrics?.countExportedSpans(n),
@@ -83,16 +92,20 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   // Ingress: client → app.
   const app = createAppTarget(config, metrics ? [metrics] : []);
   const ingressInflight = new Inflight();
+  const ingressLimits = buildIngressLimits(config.ingress.rateLimit, config.ingress.routes);
   const ingressLayers: Layer[] = [
     requestIdLayer,
     ...(tracing ? [tracingLayer(tracing, { indexForEgress: config.egress.upstreams.length > 0 })] : []),
     routeLayer(config.ingress.routes),
     ...(metrics ? [serverMetricsLayer(metrics)] : []),
+    ...derivedLayer('ingress'),
     ...accessLog,
     ...tapLayers,
     requestTargetLayer({ forwardAsterisk: true }),
     drainLayer(drain),
     overloadLayer(ingressInflight, config.limits.maxInflight),
+    // Last: a request the drain or the overload guard refuses takes no token.
+    ...(ingressLimits.length > 0 ? [rateLimitLayer(ingressLimits, () => rateLimitHits?.hit('ingress', 'app', 'local'))] : []),
   ];
   const ingress = new Pipeline({
     listener: 'ingress',
@@ -117,6 +130,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     requestIdLayer,
     ...(tracing ? [egressTracingLayer(tracing)] : []),
     ...(metrics ? [egressRejectionsLayer(metrics)] : []),
+    ...derivedLayer('egress'),
     ...accessLog,
     ...tapLayers,
     ...targetForms,
@@ -192,6 +206,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     addMetricsRoute(admin, metrics);
     watchLifecycle(metrics, { ready: () => readiness.report().ready, drain, drainTimeoutMs: config.drain.timeout });
     metrics.watchPool('app', app.pool);
+    if (ingressLimits.length > 0) rateLimitHits!.declare('ingress', 'app');
     config.egress.upstreams.forEach((u, i) => {
       resilienceMetrics!.declareUpstream(u.name);
       metrics.clientActiveFor(u.name);

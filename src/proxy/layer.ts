@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { rejection, type Rejection } from '../errors.js';
 import type { Exchange, TraceParent } from './exchange.js';
+import type { RouteMatcher } from './route-matcher.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -73,6 +74,8 @@ export class ForwardedRequest {
     readonly parent: TraceParent | undefined,
     /** how the caller encoded B3 (0 none, 1 single, 2 multi) */
     readonly b3Encoding: number,
+    /** the route template the request matched (egress: the upstream's routes), "" when none */
+    readonly route: string,
     private readonly ex: Exchange,
     private readonly listener: TryListener,
   ) {}
@@ -116,6 +119,8 @@ export interface Target {
   readonly setForwarded: boolean;
   /** whole-request budget in ms */
   readonly timeout: number;
+  /** the upstream's route templates (egress.upstreams.NAME.routes): they set the exchange's route */
+  readonly routes?: RouteMatcher;
 }
 
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';

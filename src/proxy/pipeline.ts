@@ -108,6 +108,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     const target = this.resolve(ex);
     if ('code' in target) return this.reply(ex, target);
     ex.upstream = target.name;
+    if (target.routes !== undefined) ex.route = target.routes.match(pathOf(ex.upstreamPath));
     this.inflight.add(ex, target.timeout);
     const handler = new ForwardHandler(ex, this);
     ex.upstreamCall = handler;
@@ -120,7 +121,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
       headers: forwardRequestHeaders(req, this.owned, target, ex.forwardHeaders, ex.upstreamHost),
       body: upgradeHead ? null : requestBody(ex),
       upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
-      context: new TryContext(new ForwardedRequest(ex.requestId, ex.deadline, ex.parent, ex.b3Encoding, ex, this), 0, undefined),
+      context: new TryContext(new ForwardedRequest(ex.requestId, ex.deadline, ex.parent, ex.b3Encoding, ex.route, ex, this), 0, undefined),
     };
     try {
       target.dispatcher.dispatch(opts, handler);
@@ -234,4 +235,10 @@ async function* countChunks(ex: Exchange): AsyncGenerator<Buffer> {
     ex.bytesIn += chunk.length;
     yield chunk;
   }
+}
+
+/** a request-target's path, without its query */
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
 }

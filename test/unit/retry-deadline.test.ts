@@ -31,7 +31,7 @@ function run(options: Partial<RetryOptions>, deadlineInMs: number): Promise<{ st
   const dispatcher = pool.compose(
     retryInterceptor({ upstream: 'test', attempts: 2, backoff: 1000, maxBackoff: 1000, maxBodyBytes: 1024, random: () => 0.5, ...options }, budget, []),
   );
-  const request = new ForwardedRequest('id', performance.now() + deadlineInMs, undefined, 0, undefined as never, { tried: () => {} });
+  const request = new ForwardedRequest('id', performance.now() + deadlineInMs, undefined, 0, '', undefined as never, { tried: () => {} });
   return new Promise((resolve, reject) => {
     let status = 0;
     // onRequestStart marks it as a new-API handler for undici's compose

@@ -1,0 +1,118 @@
+// Ingress rate limits: ingress.rateLimit for every request and a route's own ({ path, rateLimit }),
+// each a token bucket per key (one for all, one per client address, or one per value of a
+// header). Over a limit the client gets 429 rate_limited with Retry-After at once; nothing waits.
+// Per-key state is a capped LRU: past MAX_KEYS the least recently seen key is forgotten (its
+// next request starts with a full bucket) and counted. A header's value is kept only as a hash.
+import { hash } from 'node:crypto';
+import type { IngressRateLimit, RouteConfig } from '../config/schema.js';
+import { rejection } from '../errors.js';
+import type { Exchange } from '../proxy/exchange.js';
+import type { Layer } from '../proxy/layer.js';
+import { retryAfterSeconds, TokenBucket } from '../proxy/token-bucket.js';
+
+/** keys remembered per limit */
+export const MAX_KEYS = 10_000;
+
+/** one limit's buckets, by key */
+export class KeyedLimit {
+  /** keys forgotten to stay under MAX_KEYS */
+  evicted = 0;
+  /** requests refused */
+  refused = 0;
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly header: string | undefined;
+  private readonly byClient: boolean;
+
+  constructor(
+    /** "ingress.rateLimit" or the route's template */
+    readonly scope: string,
+    readonly settings: IngressRateLimit,
+  ) {
+    this.byClient = settings.key === 'client';
+    this.header = settings.key.startsWith('header:') ? settings.key.slice('header:'.length).toLowerCase() : undefined;
+  }
+
+  /** keys with a bucket now */
+  get keys(): number {
+    return this.buckets.size;
+  }
+
+  /** 0: within the limit (a token taken); else the ms to wait before one comes */
+  take(ex: Exchange, now: number): number {
+    const bucket = this.bucketOf(this.keyOf(ex), now);
+    if (bucket.take(now) === 0) return 0;
+    this.refused++;
+    return Math.max(1, bucket.waitFor(now));
+  }
+
+  /** the tokens of the bucket every unkeyed request shares, or undefined when keyed */
+  sharedTokens(now: number): number | undefined {
+    return this.settings.key === 'none' ? this.buckets.get('')?.available(now) ?? this.settings.burst : undefined;
+  }
+
+  private keyOf(ex: Exchange): string {
+    if (this.byClient) return ex.remoteAddress;
+    if (this.header === undefined) return '';
+    const value = ex.req.headers[this.header];
+    if (value === undefined) return '';
+    return hash('sha256', Array.isArray(value) ? value.join(',') : value, 'base64');
+  }
+
+  private bucketOf(key: string, now: number): TokenBucket {
+    const buckets = this.buckets;
+    let bucket = buckets.get(key);
+    if (bucket !== undefined) {
+      if (key !== '') {
+        // most recently seen last: the Map's order is the LRU order
+        buckets.delete(key);
+        buckets.set(key, bucket);
+      }
+      return bucket;
+    }
+    if (buckets.size >= MAX_KEYS) {
+      buckets.delete(buckets.keys().next().value!);
+      this.evicted++;
+    }
+    bucket = new TokenBucket(this.settings.rps, this.settings.burst, 0, now);
+    buckets.set(key, bucket);
+    return bucket;
+  }
+}
+
+/** the configured limits, built once: the layer, /stats and the metrics read them */
+export function ingressLimits(global: IngressRateLimit | undefined, routes: readonly RouteConfig[]): KeyedLimit[] {
+  const limits: KeyedLimit[] = [];
+  for (const r of routes) if (typeof r !== 'string' && r.rateLimit) limits.push(new KeyedLimit(r.path, r.rateLimit));
+  if (global) limits.push(new KeyedLimit('ingress.rateLimit', global));
+  return limits;
+}
+
+/**
+ * After the route layer (a route's limit needs ex.route). `limited` hears each refusal. A
+ * request passes a route's limit first, then the global one.
+ */
+export function rateLimitLayer(limits: readonly KeyedLimit[], limited: () => void): Layer {
+  const byRoute = new Map<string, KeyedLimit>();
+  let global: KeyedLimit | undefined;
+  for (const l of limits) {
+    if (l.scope === 'ingress.rateLimit') global = l;
+    else byRoute.set(l.scope, l);
+  }
+  return {
+    name: 'rate-limit',
+    onRequest(ex) {
+      const now = performance.now();
+      let limit = byRoute.size === 0 || ex.route === '' ? undefined : byRoute.get(ex.route);
+      let wait = limit === undefined ? 0 : limit.take(ex, now);
+      if (wait === 0 && global !== undefined) {
+        limit = global;
+        wait = global.take(ex, now);
+      }
+      if (wait === 0) return undefined;
+      limited();
+      return rejection('rate_limited', `over the rate limit of ${limit!.settings.rps} requests per second (${limit!.scope})`, {
+        headers: ['retry-after', retryAfterSeconds(wait)],
+      });
+    },
+  };
+}
