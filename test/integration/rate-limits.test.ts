@@ -98,7 +98,7 @@ describe("an upstream's rate limit", () => {
     expect(JSON.parse(statuses[2].body)).toMatchObject({ error: 'rate_limited', upstream: 'strict' });
     expect(f.api.requests).toHaveLength(2);
     expect(await metric(f.sl.admin, 'sidelight_rate_limit_hits_total{listener="egress",upstream="strict",source="local"}')).toBe(2);
-    expect(await metric(f.sl.admin, 'http_client_request_duration_seconds_count{upstream="strict",http_request_method="GET",http_response_status_code="",error_type="rate_limited"}')).toBe(2);
+    expect(await metric(f.sl.admin, 'http_client_request_duration_seconds_count{upstream="strict",http_request_method="GET",http_response_status_code="",http_route="",error_type="rate_limited"}')).toBe(2);
   });
 
   it('CONNECT tunnels take their tokens from the same limiter: they wait their turn within maxWait, and past it get 429', async () => {
