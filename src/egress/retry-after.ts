@@ -6,6 +6,8 @@ export function parseRetryAfter(value: string | string[] | undefined): number {
   if (value === undefined) return -1;
   const text = (Array.isArray(value) ? value[0] : value).trim();
   if (/^\d{1,9}$/.test(text)) return Number(text) * 1000;
+  // an HTTP-date names its day and month ("Wed, 21 Oct 2015 07:28:00 GMT"); Date.parse alone takes "-1" too
+  if (!/^[A-Za-z]{3}, /.test(text)) return -1;
   const at = Date.parse(text);
   return Number.isNaN(at) ? -1 : Math.max(0, at - Date.now());
 }
