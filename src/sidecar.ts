@@ -47,6 +47,7 @@ import type { LogSink } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { TunnelMetrics } from './egress/tunnel-metrics.js';
 import { egressMetrics } from './egress/egress-metrics.js';
+import { watchRateLimiters } from './egress/rate-limit-metrics.js';
 import { breakerLog } from './egress/breaker-log.js';
 import { logReadiness } from './lifecycle/readiness-log.js';
 import { watchLifecycle } from './lifecycle/lifecycle-metrics.js';
@@ -196,6 +197,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
       { name: 'egress', inflight: egressInflight },
     ],
     upstreams: upstreamTargets,
+    ingressLimits,
     draining: () => drain.draining,
     ready: () => readiness.report().ready,
   });
@@ -207,6 +209,10 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     watchLifecycle(metrics, { ready: () => readiness.report().ready, drain, drainTimeoutMs: config.drain.timeout });
     metrics.watchPool('app', app.pool);
     if (ingressLimits.length > 0) rateLimitHits!.declare('ingress', 'app');
+    watchRateLimiters(
+      metrics,
+      upstreamTargets.flatMap((t) => (t.admission.limiter ? [{ name: t.name, limiter: t.admission.limiter }] : [])),
+    );
     config.egress.upstreams.forEach((u, i) => {
       resilienceMetrics!.declareUpstream(u.name);
       metrics.clientActiveFor(u.name);

@@ -11,6 +11,22 @@ export interface RateLimitSettings {
   maxWait: number;
 }
 
+/** An upstream limiter's state in GET /stats. */
+export interface RateLimiterView {
+  rps: number;
+  burst: number;
+  maxWaitMs: number;
+  /** tokens there now; negative: owed to the callers waiting */
+  tokens: number;
+  queued: number;
+  /** since start: callers that waited for their token, their waits summed, callers refused */
+  waited: number;
+  waitedMs: number;
+  refused: number;
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
 /** A caller waiting for its reserved token. */
 export interface RateWaiter {
   /** its turn came (it may have given up meanwhile: then it lets the token go unused) */
@@ -29,9 +45,10 @@ export class UpstreamRateLimiter {
   private timer: NodeJS.Timeout | undefined = undefined;
   /** no waiter leaves before this (an upstream's Retry-After) */
   private heldUntil = 0;
-  /** callers that waited for a token, and the ms they waited in all (for /stats) */
+  /** callers that waited for a token, the ms they waited in all, and callers refused (for /stats and the metrics) */
   waited = 0;
   waitedMs = 0;
+  refused = 0;
 
   constructor(readonly settings: RateLimitSettings) {
     this.bucket = new TokenBucket(settings.rps, settings.burst, settings.maxWait, performance.now());
@@ -54,6 +71,7 @@ export class UpstreamRateLimiter {
   take(waiter: RateWaiter): number {
     const now = performance.now();
     const wait = this.bucket.take(now);
+    if (wait < 0) this.refused++;
     if (wait <= 0) return wait;
     this.waited++;
     this.waitedMs += wait;
@@ -61,6 +79,12 @@ export class UpstreamRateLimiter {
     this.readyAt.push(now + wait);
     if (this.timer === undefined) this.arm(now);
     return wait;
+  }
+
+  /** the state /stats shows */
+  view(): RateLimiterView {
+    const { rps, burst, maxWait } = this.settings;
+    return { rps, burst, maxWaitMs: maxWait, tokens: round(this.tokens), queued: this.queued, waited: this.waited, waitedMs: Math.round(this.waitedMs), refused: this.refused };
   }
 
   /** ms a refused caller should wait before trying again: its Retry-After */

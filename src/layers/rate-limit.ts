@@ -13,6 +13,21 @@ import { retryAfterSeconds, TokenBucket } from '../proxy/token-bucket.js';
 /** keys remembered per limit */
 export const MAX_KEYS = 10_000;
 
+/** An ingress limit's state in GET /stats. */
+export interface IngressLimitView {
+  /** "ingress.rateLimit" or the route's template */
+  scope: string;
+  rps: number;
+  burst: number;
+  key: string;
+  /** keys with a bucket now (at most MAX_KEYS), keys forgotten to stay there, requests refused */
+  keys: number;
+  evicted: number;
+  refused: number;
+  /** key "none": the tokens there now */
+  tokens?: number;
+}
+
 /** one limit's buckets, by key */
 export class KeyedLimit {
   /** keys forgotten to stay under MAX_KEYS */
@@ -47,7 +62,14 @@ export class KeyedLimit {
 
   /** the tokens of the bucket every unkeyed request shares, or undefined when keyed */
   sharedTokens(now: number): number | undefined {
-    return this.settings.key === 'none' ? this.buckets.get('')?.available(now) ?? this.settings.burst : undefined;
+    return this.settings.key === 'none' ? (this.buckets.get('')?.available(now) ?? this.settings.burst) : undefined;
+  }
+
+  /** the state /stats shows */
+  view(): IngressLimitView {
+    const { rps, burst, key } = this.settings;
+    const tokens = this.sharedTokens(performance.now());
+    return { scope: this.scope, rps, burst, key, keys: this.keys, evicted: this.evicted, refused: this.refused, ...(tokens === undefined ? {} : { tokens: Math.round(tokens * 100) / 100 }) };
   }
 
   private keyOf(ex: Exchange): string {

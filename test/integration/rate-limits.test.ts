@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeApi, type FakeApi } from '../helpers/fake-api.js';
 import { metric } from '../helpers/egress.js';
 import { send } from '../helpers/http.js';
-import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
+import { runCli, startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { connectThrough } from '../helpers/tunnel.js';
 
@@ -55,6 +55,16 @@ describe('ingress rate limits', () => {
     expect(app.received.filter((r) => r.url === '/status/200')).toHaveLength(4);
     await sl.waitForLog((l) => l.status === 429 && l.path === '/echo');
     expect(JSON.stringify(sl.logs)).not.toMatch(/key-(alpha|beta)-secret/);
+    const stats = JSON.parse((await send(`${sl.admin}/stats`)).body) as { rateLimits: unknown[] };
+    expect(stats.rateLimits).toEqual([
+      { scope: '/status/:code', rps: NO_REFILL, burst: 2, key: 'header:x-api-key', keys: 2, evicted: 0, refused: 2 },
+      { scope: 'ingress.rateLimit', rps: NO_REFILL, burst: 8, key: 'none', keys: 1, evicted: 0, refused: 2, tokens: 0 },
+    ]);
+    // `sidelight stat` shows them as a table
+    const { stdout } = await runCli(['stat', '--admin', sl.admin]);
+    expect(stdout).toMatch(/^RATE LIMIT +RPS +BURST +TOKENS +QUEUED +WAITED +AVG WAIT +REFUSED +KEYS$/m);
+    expect(stdout).toMatch(/^ingress \/status\/:code +0\.001 +2 +- +- +- +- +2 +2$/m);
+    expect(stdout).toMatch(/^ingress ingress\.rateLimit +0\.001 +8 +0\.0 +- +- +- +2 +-$/m);
   });
 });
 
@@ -88,6 +98,12 @@ describe("an upstream's rate limit", () => {
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
     expect(f.api.requests).toHaveLength(10);
     expect(await metric(f.sl.admin, 'sidelight_rate_limit_hits_total{listener="egress",upstream="smooth",source="local"}')).toBe(0);
+    // they were smoothed, not let through at once: some waited their turn
+    expect(await metric(f.sl.admin, 'sidelight_upstream_rate_limit_waits_total{upstream="smooth"}')).toBeGreaterThan(0);
+    const stats = JSON.parse((await send(`${f.sl.admin}/stats`)).body) as { upstreams: Array<{ upstream: string; rateLimit?: Record<string, number> }> };
+    const smooth = stats.upstreams.find((u) => u.upstream === 'smooth')!;
+    expect(smooth.rateLimit).toMatchObject({ rps: 20, burst: 1, maxWaitMs: 5000, queued: 0, refused: 0 });
+    expect(smooth.rateLimit!.waited).toBeGreaterThan(0);
   });
 
   it('past what maxWait allows, the app gets 429 rate_limited with Retry-After and the API hears nothing', async () => {
