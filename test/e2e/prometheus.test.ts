@@ -104,7 +104,7 @@ describe('a real Prometheus scraping sidelight', () => {
       const rules = groups.flatMap((g) => g.rules);
       return rules.length > 0 && rules.every((r) => r.health === 'ok') ? rules : undefined;
     }, 25_000, 'every rule evaluated with health ok');
-    expect(healthy.length).toBe(17);
+    expect(healthy.length).toBe(20);
     await until(async () => ((await scalar('sum(sidelight:http_server_requests:rate5m)')) ?? 0) > 0, 25_000, 'the request-rate recording rule');
   });
 
