@@ -123,7 +123,8 @@ export function rateLimitLayer(limits: readonly KeyedLimit[], limited: () => voi
   return {
     name: 'rate-limit',
     onRequest(ex) {
-      const now = performance.now();
+      // the request's arrival is the limiter's clock: no clock read of its own
+      const now = ex.startedAt;
       let limit = byRoute.size === 0 || ex.route === '' ? undefined : byRoute.get(ex.route);
       let wait = limit === undefined ? 0 : limit.take(ex, now);
       if (wait === 0 && global !== undefined) {
