@@ -2,7 +2,9 @@
 // each a token bucket per key (one for all, one per client address, or one per value of a
 // header). Over a limit the client gets 429 rate_limited with Retry-After at once; nothing waits.
 // Per-key state is a capped LRU: past MAX_KEYS the least recently seen key is forgotten (its
-// next request starts with a full bucket) and counted. A header's value is kept only as a hash.
+// next request starts with a full bucket) and counted. A key is moved to the recent end at most
+// once a generation (MAX_KEYS / 2 new keys), not on every request, so "least recently seen" is
+// to within a generation. A header's value is kept only as a hash.
 import { hash } from 'node:crypto';
 import type { IngressRateLimit, RouteConfig } from '../config/schema.js';
 import { rejection } from '../errors.js';
@@ -12,6 +14,12 @@ import { retryAfterSeconds, TokenBucket } from '../proxy/token-bucket.js';
 
 /** keys remembered per limit */
 export const MAX_KEYS = 10_000;
+const GENERATION_KEYS = MAX_KEYS / 2;
+
+/** a key's bucket, with the generation it was last moved to the recent end in */
+class KeyBucket extends TokenBucket {
+  seen = 0;
+}
 
 /** An ingress limit's state in GET /stats. */
 export interface IngressLimitView {
@@ -34,7 +42,10 @@ export class KeyedLimit {
   evicted = 0;
   /** requests refused */
   refused = 0;
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly buckets = new Map<string, KeyBucket>();
+  private generation = 0;
+  /** keys added in this generation */
+  private added = 0;
   private readonly header: string | undefined;
   private readonly byClient: boolean;
 
@@ -84,10 +95,11 @@ export class KeyedLimit {
     const buckets = this.buckets;
     let bucket = buckets.get(key);
     if (bucket !== undefined) {
-      if (key !== '') {
-        // most recently seen last: the Map's order is the LRU order
+      if (bucket.seen !== this.generation) {
+        // the Map's order is the LRU order: most recently seen last
         buckets.delete(key);
         buckets.set(key, bucket);
+        bucket.seen = this.generation;
       }
       return bucket;
     }
@@ -95,7 +107,12 @@ export class KeyedLimit {
       buckets.delete(buckets.keys().next().value!);
       this.evicted++;
     }
-    bucket = new TokenBucket(this.settings.rps, this.settings.burst, 0, now);
+    if (++this.added >= GENERATION_KEYS) {
+      this.generation++;
+      this.added = 0;
+    }
+    bucket = new KeyBucket(this.settings.rps, this.settings.burst, 0, now);
+    bucket.seen = this.generation;
     buckets.set(key, bucket);
     return bucket;
   }
