@@ -140,6 +140,8 @@ describe("an API's 429 with Retry-After", () => {
       breaker: { volumeThreshold: 2, errorThresholdPercentage: 50 },
       rateLimit: { rps: 1000, maxWait: '0s' },
     },
+    // 429 listed: then it is a failure the breaker counts
+    counted: { url: api.url, ca: api.caFile, hosts: ['counted.test'], retry: { attempts: 0 }, breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, failureStatuses: [429, 503] } },
   }));
 
   it('an idempotent request is retried after the advised wait, and the app sees the answer', async () => {
@@ -174,5 +176,13 @@ describe("an API's 429 with Retry-After", () => {
     expect(f.api.requests).toHaveLength(1);
     expect(await metric(f.sl.admin, 'sidelight_rate_limit_hits_total{listener="egress",upstream="stripe",source="upstream"}')).toBe(before + 1);
     expect(await metric(f.sl.admin, 'sidelight_circuit_breaker_state{upstream="stripe"}')).toBe(0);
+  });
+
+  it('with 429 in breaker.failureStatuses, the breaker counts 429s and opens', async () => {
+    f.api.failNext(3, { kind: 'rate-limited', vendor: 'twilio' });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await send(`${f.sl.egress}/counted/x`)).status);
+    expect(statuses).toEqual([429, 429, 503]);
+    expect(await metric(f.sl.admin, 'sidelight_circuit_breaker_state{upstream="counted"}')).toBe(1);
   });
 });
