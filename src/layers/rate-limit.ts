@@ -4,8 +4,9 @@
 // Per-key state is a capped LRU: past MAX_KEYS the least recently seen key is forgotten (its
 // next request starts with a full bucket) and counted. A key is moved to the recent end at most
 // once a generation (MAX_KEYS / 2 new keys), not on every request, so "least recently seen" is
-// to within a generation. A header's value is kept only as a hash.
-import { hash } from 'node:crypto';
+// to within a generation. A header's value (an API key) is kept only as a 53-bit hash keyed by a
+// random seed chosen at start: never the value itself, and no collisions can be prepared offline.
+import { randomBytes } from 'node:crypto';
 import type { IngressRateLimit, RouteConfig } from '../config/schema.js';
 import { rejection } from '../errors.js';
 import type { Exchange } from '../proxy/exchange.js';
@@ -15,6 +16,25 @@ import { retryAfterSeconds, TokenBucket } from '../proxy/token-bucket.js';
 /** keys remembered per limit */
 export const MAX_KEYS = 10_000;
 const GENERATION_KEYS = MAX_KEYS / 2;
+
+/** this process's hash seed */
+const SEED = randomBytes(4).readUInt32LE(0);
+
+/** cyrb53 (a 53-bit multiply-xorshift string hash), seeded: a header value's key */
+function hashKey(text: string): number {
+  let h1 = 0xdeadbeef ^ SEED;
+  let h2 = 0x41c6ce57 ^ SEED;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
+  h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
+  h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
 
 /** a key's bucket, with the generation it was last moved to the recent end in */
 class KeyBucket extends TokenBucket {
@@ -42,7 +62,8 @@ export class KeyedLimit {
   evicted = 0;
   /** requests refused */
   refused = 0;
-  private readonly buckets = new Map<string, KeyBucket>();
+  /** by client address, by header value's hash, or '' for the one shared bucket */
+  private readonly buckets = new Map<string | number, KeyBucket>();
   private generation = 0;
   /** keys added in this generation */
   private added = 0;
@@ -83,15 +104,15 @@ export class KeyedLimit {
     return { scope: this.scope, rps, burst, key, keys: this.keys, evicted: this.evicted, refused: this.refused, ...(tokens === undefined ? {} : { tokens: Math.round(tokens * 100) / 100 }) };
   }
 
-  private keyOf(ex: Exchange): string {
+  private keyOf(ex: Exchange): string | number {
     if (this.byClient) return ex.remoteAddress;
     if (this.header === undefined) return '';
     const value = ex.req.headers[this.header];
     if (value === undefined) return '';
-    return hash('sha256', Array.isArray(value) ? value.join(',') : value, 'base64');
+    return hashKey(Array.isArray(value) ? value.join(',') : value);
   }
 
-  private bucketOf(key: string, now: number): TokenBucket {
+  private bucketOf(key: string | number, now: number): TokenBucket {
     const buckets = this.buckets;
     let bucket = buckets.get(key);
     if (bucket !== undefined) {
