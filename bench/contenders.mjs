@@ -106,6 +106,8 @@ export const contenders = [
   sidelight('sidelight-metrics', { metrics: { enabled: true } }, { note: '+ RED metrics' }),
   sidelight('sidelight-trace-0.01', { tracing: { exporter: 'otlp', sampleRatio: 0.01 } }, { note: '+ spans, 1 % sampled, OTLP' }),
   sidelight('sidelight-trace-1.0', { tracing: { exporter: 'otlp', sampleRatio: 1 } }, { note: '+ spans, all sampled, OTLP' }),
+  // a limit the load never reaches: the cost of taking a token, per client address (a Map lookup and an LRU move)
+  sidelight('sidelight-ratelimit', { ingress: { rateLimit: { rps: 1e9, burst: 1e9, key: 'client' } } }, { note: '+ ingress.rateLimit per client, never reached' }),
   sidelight(
     'sidelight-egress',
     (ctx) => ({
@@ -113,6 +115,18 @@ export const contenders = [
       egress: { upstreams: { bench: { url: ctx.upstream, timeout: '10s', connections: 64, retry: { attempts: 2 }, breaker: { enabled: true } } } },
     }),
     { via: 'egress', note: 'egress /bench/: breaker + retry + metrics' },
+  ),
+  sidelight(
+    'sidelight-egress-ratelimit',
+    (ctx) => ({
+      metrics: { enabled: true },
+      egress: {
+        upstreams: {
+          bench: { url: ctx.upstream, timeout: '10s', connections: 64, retry: { attempts: 2 }, breaker: { enabled: true }, rateLimit: { rps: 1e9, burst: 1e9, maxWait: '1s' } },
+        },
+      },
+    }),
+    { via: 'egress', note: 'egress /bench/: breaker + retry + metrics + a rateLimit never reached' },
   ),
   nodePeer('floor', './floor.mjs'),
   least('least-none', '', 'bench/least.ts with no feature: reads as the floor, or the harness is off'),

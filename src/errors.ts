@@ -22,6 +22,7 @@ export const ERRORS = {
   upstream_timeout: { status: 504, meaning: 'the upstream did not answer in time', grpcStatus: 4, upstreamFault: true },
   circuit_open: { status: 503, meaning: "the upstream's circuit breaker is open: failed fast", grpcStatus: 14, upstreamFault: false },
   draining: { status: 503, meaning: 'sidelight is shutting down', grpcStatus: 14, upstreamFault: false },
+  rate_limited: { status: 429, meaning: "over a configured rate limit (ingress.rateLimit, a route's, or an upstream's): retry after Retry-After", grpcStatus: 8, upstreamFault: false },
   overloaded: { status: 503, meaning: 'too many requests in flight', grpcStatus: 8, upstreamFault: false },
   unknown_upstream: { status: 404, meaning: 'no configured egress upstream matches the request', grpcStatus: 12, upstreamFault: false },
   upstream_not_allowed: { status: 403, meaning: 'CONNECT to a host or port no upstream allows', grpcStatus: 7, upstreamFault: false },

@@ -23,6 +23,9 @@ import { logUpstreamProtocolErrors } from './telemetry/upstream-protocol-log.js'
 import { clientMetricsInterceptor } from './egress/dispatch/client-metrics.js';
 import { egressRejectionsLayer, serverMetricsLayer } from './layers/server-metrics.js';
 import { routeLayer } from './layers/route.js';
+import { ingressLimits as buildIngressLimits, rateLimitLayer } from './layers/rate-limit.js';
+import { DerivedCounters } from './layers/derived-counters.js';
+import { RateLimitHits } from './telemetry/rate-limit-metrics.js';
 import { drainLayer } from './layers/drain.js';
 import { overloadLayer } from './layers/overload.js';
 import { requestIdLayer } from './layers/request-id.js';
@@ -45,6 +48,7 @@ import type { LogSink } from './telemetry/logger.js';
 import { Metrics } from './telemetry/metrics.js';
 import { TunnelMetrics } from './egress/tunnel-metrics.js';
 import { egressMetrics } from './egress/egress-metrics.js';
+import { watchRateLimiters } from './egress/rate-limit-metrics.js';
 import { breakerLog } from './egress/breaker-log.js';
 import { logReadiness } from './lifecycle/readiness-log.js';
 import { watchLifecycle } from './lifecycle/lifecycle-metrics.js';
@@ -73,7 +77,13 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const tap = new TapHub(config.admin.tap);
   const tapLayers = config.admin.tap.maxClients > 0 ? [tapLayer(tap, config.logging)] : [];
   const metrics = config.metrics.enabled ? new Metrics({ maxSeries: config.metrics.maxSeries }) : undefined;
-  const resilienceMetrics = metrics ? egressMetrics(metrics) : undefined;
+  const rateLimitHits = metrics ? new RateLimitHits(metrics) : undefined;
+  const resilienceMetrics = metrics ? egressMetrics(metrics, rateLimitHits!) : undefined;
+  const derivedCounters = metrics ? new DerivedCounters(metrics, config.metrics.counters) : undefined;
+  const derivedLayer = (listener: 'ingress' | 'egress'): Layer[] => {
+    const layer = derivedCounters?.layerFor(listener);
+    return layer ? [layer] : [];
+  };
   // undefined when tracing is off: then no span work at all, and traceparent passes through untouched.
   const tracing = startTracing(config.spans, config.limits.maxInflight, logger, {
     spansExported: (n) => metrics?.countExportedSpans(n),
@@ -84,16 +94,20 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   // Ingress: client → app.
   const app = createAppTarget(config, metrics ? [metrics] : []);
   const ingressInflight = new Inflight();
+  const ingressLimits = buildIngressLimits(config.ingress.rateLimit, config.ingress.routes);
   const ingressLayers: Layer[] = [
     requestIdLayer,
     ...(tracing ? [serverTracingLayer(tracing, { indexForEgress: config.egress.upstreams.length > 0 })] : []),
     routeLayer(config.ingress.routes),
     ...(metrics ? [serverMetricsLayer(metrics)] : []),
+    ...derivedLayer('ingress'),
     ...accessLog,
     ...tapLayers,
     requestTargetLayer({ forwardAsterisk: true }),
     drainLayer(drain),
     overloadLayer(ingressInflight, config.limits.maxInflight),
+    // Last: a request the drain or the overload guard refuses takes no token.
+    ...(ingressLimits.length > 0 ? [rateLimitLayer(ingressLimits, () => rateLimitHits?.hit('ingress', 'app', 'local'))] : []),
   ];
   const ingress = new Pipeline({
     listener: 'ingress',
@@ -118,6 +132,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     requestIdLayer,
     ...(tracing ? [egressTracingLayer(tracing)] : []),
     ...(metrics ? [egressRejectionsLayer(metrics)] : []),
+    ...derivedLayer('egress'),
     ...accessLog,
     ...tapLayers,
     ...targetForms,
@@ -185,6 +200,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     ],
     upstreams: upstreamTargets,
     tunnels: tunnelMetrics,
+    ingressLimits,
     draining: () => drain.draining,
     ready: () => readiness.report().ready,
   });
@@ -195,6 +211,11 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     addMetricsRoute(admin, metrics);
     watchLifecycle(metrics, { ready: () => readiness.report().ready, drain, drainTimeoutMs: config.drain.timeout });
     metrics.watchPool('app', app.pool);
+    if (ingressLimits.length > 0) rateLimitHits!.declare('ingress', 'app');
+    watchRateLimiters(
+      metrics,
+      upstreamTargets.flatMap((t) => (t.admission.limiter ? [{ name: t.name, limiter: t.admission.limiter }] : [])),
+    );
     config.egress.upstreams.forEach((u, i) => {
       resilienceMetrics!.declareUpstream(u.name);
       metrics.clientActiveFor(u.name);

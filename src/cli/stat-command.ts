@@ -63,6 +63,8 @@ export function formatStats(doc: StatsReport, windowName: '10s' | '1m', p: Paint
   }
   const tunnels = formatTunnels(doc.tunnels ?? [], windowName, p);
   if (tunnels) out.push('', tunnels);
+  const limits = rateLimitRows(doc, p);
+  if (limits.length) out.push('', table(['RATE LIMIT', 'RPS', 'BURST', 'TOKENS', 'QUEUED', 'WAITED', 'AVG WAIT', 'REFUSED', 'KEYS'], limits, new Set([1, 2, 3, 4, 5, 6, 7, 8])));
   return `${out.join('\n')}\n`;
 }
 
@@ -77,6 +79,21 @@ function formatTunnels(rows: StatsReport['tunnels'], windowName: '10s' | '1m', p
     return [t.upstream, String(t.open), w.rate != null ? w.rate.toFixed(1) : '-', success(p, w.establishedRatio), bytesPerSecond(w.sentBytesPerSecond), bytesPerSecond(w.receivedBytesPerSecond)];
   });
   return table(['TUNNELS (egress CONNECT)', 'OPEN', 'OPENS/S', 'ESTABLISHED', 'SENT', 'RECEIVED'], lines, new Set([1, 2, 3, 4, 5]));
+}
+
+/** one row per limiter: the upstreams' (tokens, queue, waits) and the ingress ones (keys) */
+function rateLimitRows(doc: StatsReport, p: Paint): string[][] {
+  const refused = (n: number) => (n > 0 ? p.yellow(String(n)) : '0');
+  const rows = doc.upstreams.flatMap((u) => {
+    const r = u.rateLimit;
+    if (!r) return [];
+    return [[`upstream ${u.upstream}`, String(r.rps), String(r.burst), r.tokens.toFixed(1), String(r.queued), String(r.waited), r.waited ? ms(r.waitedMs / r.waited) : '-', refused(r.refused), '-']];
+  });
+  for (const l of doc.rateLimits ?? []) {
+    const keyed = l.key === 'none' ? '-' : `${l.keys}${l.evicted ? ` (+${l.evicted} forgotten)` : ''}`;
+    rows.push([`ingress ${l.scope}`, String(l.rps), String(l.burst), l.tokens === undefined ? '-' : l.tokens.toFixed(1), '-', '-', '-', refused(l.refused), keyed]);
+  }
+  return rows;
 }
 
 export async function runStat(options: StatCommandOptions): Promise<void> {

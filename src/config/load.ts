@@ -188,10 +188,13 @@ function finish(parsed: ParsedConfig, env: Env): Config {
     caPem: u.ca === undefined ? undefined : readCa(name, u.ca),
   }));
   checkUnique(upstreams, parsed);
+  checkCounterRoutes(upstreams, parsed);
   const service = parsed.service ?? (env.OTEL_SERVICE_NAME || 'app');
   // A route with limits of its own is a route: the route layer matches it like the others.
   const routes = [...parsed.ingress.routes];
-  for (const template of Object.keys(parsed.ingress.routeTimeouts)) if (!routes.includes(template)) routes.push(template);
+  for (const template of Object.keys(parsed.ingress.routeTimeouts)) {
+    if (!routes.some((r) => (typeof r === 'string' ? r : r.path) === template)) routes.push(template);
+  }
   return {
     ...parsed,
     ingress: { ...parsed.ingress, routes },
@@ -225,6 +228,21 @@ function readCa(name: string, file: string): string {
     throw new ConfigError(`egress.upstreams.${name}.ca: "${file}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   return pem;
+}
+
+/** a derived counter's route must be one of its listener's templates, or it would never count */
+function checkCounterRoutes(upstreams: Upstream[], parsed: ParsedConfig): void {
+  for (const [name, c] of Object.entries(parsed.metrics.counters)) {
+    if (c.route === undefined) continue;
+    const upstream = c.upstream === undefined ? undefined : upstreams.find((u) => u.name === c.upstream);
+    if (c.upstream !== undefined && upstream === undefined) throw new ConfigError(`metrics.counters.${name}.upstream: no upstream is named "${c.upstream}"`);
+    const templates = upstream ? upstream.routes : c.listener === 'ingress' ? parsed.ingress.routes.map((r) => (typeof r === 'string' ? r : r.path)) : undefined;
+    if (templates === undefined) throw new ConfigError(`metrics.counters.${name}.route: name the upstream (or listener: ingress) whose routes it is one of`);
+    if (!templates.includes(c.route)) {
+      const key = upstream ? `egress.upstreams.${upstream.name}.routes` : 'ingress.routes';
+      throw new ConfigError(`metrics.counters.${name}.route: "${c.route}" is not in ${key}; add it there so requests get that route`);
+    }
+  }
 }
 
 function checkUnique(upstreams: Upstream[], parsed: ParsedConfig): void {

@@ -34,9 +34,53 @@ const breaker = section({
   volumeThreshold: withDefault(nonNegativeInt, 10),
   resetTimeout: z.prefault(duration, '30s'),
   rollingWindow: z.prefault(duration, '10s'),
-  /** upstream statuses that count as failures; 4xx are the caller's problem */
-  failureStatuses: z.optional(z.array(z.int().check(z.minimum(500), z.maximum(599)))),
+  /** upstream statuses that count as failures; 4xx are the caller's problem (429 may be added: a rate limit the API enforces) */
+  failureStatuses: z.optional(z.array(z.int().check(z.refine((s) => s === 429 || (s >= 500 && s <= 599), 'must be 429 or a status from 500 to 599')))),
 });
+
+const rps = z.number().check(z.gt(0, 'must be more than 0 requests per second'));
+/** a token bucket: `rps` on average, `burst` at once (default: one second's worth, at least 1) */
+const rateLimit = {
+  rps,
+  burst: z.optional(positiveInt),
+};
+
+/** the burst left out: one second's worth */
+const withBurst = <T extends { rps: number; burst?: number }>(limit: T) => ({ ...limit, burst: limit.burst ?? Math.max(1, Math.ceil(limit.rps)) });
+
+/** egress.upstreams.NAME.rateLimit: callers over it wait up to maxWait for their turn, then get 429 */
+const upstreamRateLimit = z.pipe(z.strictObject({ ...rateLimit, maxWait: z.prefault(duration, '0s') }), z.transform(withBurst));
+
+/** ingress.rateLimit and a route's: over it, 429 at once; `key` splits the limit per client or per header value */
+const ingressRateLimit = z.pipe(
+  z.strictObject({
+    ...rateLimit,
+    key: withDefault(z.string().check(z.regex(/^(none|client|header:[A-Za-z0-9!#$%&'*+.^_`|~-]+)$/, 'must be "none", "client" or "header:NAME"')), 'none'),
+  }),
+  z.transform(withBurst),
+);
+
+const routeTemplate = z.string().check(z.startsWith('/', 'route templates start with "/"'));
+/** a route template, or one with its own rate limit */
+const route = z.union([routeTemplate, z.strictObject({ path: routeTemplate, rateLimit: z.optional(ingressRateLimit) })]);
+
+/** a status matcher of a derived counter: 200, "2xx", or a list of them */
+const statusMatch = z.union([z.int().check(z.minimum(100), z.maximum(599)), z.string().check(z.regex(/^[1-5]xx$/, 'must be a status (404) or a class ("2xx")'))]);
+
+/** metrics.counters.NAME: the exchanges it counts (every key given must match) */
+const derivedCounter = z.strictObject({
+  listener: z.optional(z.enum(['ingress', 'egress'])),
+  upstream: z.optional(z.string().check(z.regex(UPSTREAM_NAME, UPSTREAM_NAME_RULE))),
+  method: z.optional(z.string().check(z.regex(/^[A-Z]+$/, 'an HTTP method in capitals, e.g. POST'))),
+  route: z.optional(z.string().check(z.startsWith('/', 'route templates start with "/"'))),
+  status: z.optional(z.union([statusMatch, z.array(statusMatch).check(z.minLength(1))])),
+});
+
+/** a Prometheus metric name outside sidelight's own: sidelight_*, http_server_*, http_client_*, and prom-client's nodejs_* and process_* */
+const derivedCounterName = z.string().check(
+  z.regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a Prometheus metric name (letters, digits, "_" and ":", not starting with a digit)'),
+  z.refine((name) => !/^(sidelight_|http_server_|http_client_|nodejs_|process_)/.test(name), 'names starting sidelight_, http_server_, http_client_, nodejs_ or process_ are sidelight\'s own'),
+);
 
 const upstream = z.strictObject({
   url: httpUrl,
@@ -49,6 +93,9 @@ const upstream = z.strictObject({
   connections: withDefault(positiveInt.check(z.maximum(4096)), 32),
   maxInflight: withDefault(positiveInt, 1000),
   ca: z.optional(z.string().check(z.minLength(1))),
+  rateLimit: z.optional(upstreamRateLimit),
+  /** route templates for the http_route label of client metrics and spans */
+  routes: withDefault(z.array(z.string().check(z.startsWith('/', 'route templates start with "/"'))), []),
   retry,
   breaker,
 });
@@ -63,7 +110,6 @@ const exchangeTimeouts = {
   maxDuration: z.optional(duration),
 };
 const routeTimeouts = { timeout: z.optional(duration), idleTimeout: z.optional(duration), maxDuration: z.optional(duration) };
-const routeTemplate = z.string().check(z.startsWith('/', 'route templates start with "/"'));
 
 const upstreamName = z.string().check(z.regex(UPSTREAM_NAME, UPSTREAM_NAME_RULE));
 
@@ -73,7 +119,8 @@ export const configSchema = z.strictObject({
     listen: z.prefault(listen, '0.0.0.0:15080'),
     app: z.prefault(httpUrl, 'http://127.0.0.1:8080'),
     ...exchangeTimeouts,
-    routes: withDefault(z.array(routeTemplate), []),
+    routes: withDefault(z.array(route), []),
+    rateLimit: z.optional(ingressRateLimit),
     /** the same limits for the exchanges of one route (its template is added to `routes`) */
     routeTimeouts: withDefault(z.record(routeTemplate, z.strictObject(routeTimeouts)), {}),
   }),
@@ -115,6 +162,8 @@ export const configSchema = z.strictObject({
   metrics: section({
     enabled: withDefault(z.boolean(), true),
     maxSeries: withDefault(positiveInt, 2000),
+    /** counters derived from traffic (sms_sent_total, auth_failures_total, …), by their Prometheus names */
+    counters: withDefault(z.record(derivedCounterName, derivedCounter), {}),
   }),
   logging: section({
     level: withDefault(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'),
@@ -131,3 +180,6 @@ export const configSchema = z.strictObject({
 export type RawConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type UpstreamConfig = ParsedConfig['egress']['upstreams'][string];
+export type IngressRateLimit = z.output<typeof ingressRateLimit>;
+export type RouteConfig = z.output<typeof route>;
+export type DerivedCounterConfig = z.output<typeof derivedCounter>;

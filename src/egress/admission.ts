@@ -1,11 +1,15 @@
 // One upstream's admission, the same for requests and CONNECT tunnels: a slot under the
 // upstream's maxInflight (the bulkhead: undici's Pool queues without limit, so a slow API would
 // otherwise pile requests and their memory up in sidelight), then the circuit breaker's
-// go-ahead. A refusal is a Failure the caller answers with; an admitted caller reports how it
-// went to the breaker, and gives its slot back, once each.
+// go-ahead, then the rate limiter's token (`pace`: a caller may wait for it, holding its slot, so
+// maxInflight bounds the waiters too). A refusal is a Failure the caller answers with; an
+// admitted caller reports how it went to the breaker, and gives its slot back, once each.
 import { ERRORS, failure, type Failure } from '../errors.js';
+import { retryAfterSeconds } from '../proxy/token-bucket.js';
 import { REFUSED, type UpstreamBreaker } from './circuit-breaker.js';
 import type { EgressObserver } from './observer.js';
+import type { RateWaiter, UpstreamRateLimiter } from './rate-limiter.js';
+import { parseRetryAfter } from './retry-after.js';
 
 /** A breaker ticket for a caller the breaker does not track (the breaker is off). */
 const UNTRACKED = -1;
@@ -19,6 +23,8 @@ export class UpstreamAdmission {
     readonly maxInflight: number,
     readonly breaker: UpstreamBreaker,
     private readonly observers: readonly EgressObserver[],
+    /** egress.upstreams.NAME.rateLimit; undefined when none is configured */
+    readonly limiter?: UpstreamRateLimiter,
   ) {}
 
   /** A breaker ticket (hand it to `report`) with a slot taken, or why not. */
@@ -38,6 +44,36 @@ export class UpstreamAdmission {
     }
     this.inflight++;
     return ticket;
+  }
+
+  /**
+   * After `enter`: the rate limiter's token. 0: go now; ms: `waiter` hears when to go (it holds
+   * its slot and ticket meanwhile); a Failure: refused, the slot given back and the ticket closed.
+   */
+  pace(ticket: number, waiter: RateWaiter): number | Failure {
+    const limiter = this.limiter;
+    if (limiter === undefined) return 0;
+    const wait = limiter.take(waiter);
+    if (wait >= 0) return wait;
+    this.release();
+    this.report(ticket, null);
+    for (const o of this.observers) o.rateLimited(this.upstream, 'local');
+    const { rps, maxWait } = limiter.settings;
+    return failure('rate_limited', `${this.upstream} is limited to ${rps} requests per second and the wait would be longer than ${maxWait} ms`, {
+      headers: ['retry-after', retryAfterSeconds(limiter.refusedWait())],
+    });
+  }
+
+  /**
+   * The upstream answered `status`: a 429 is counted, and a 429 or 503 with Retry-After holds the
+   * limiter for the advised time. Returns the advised ms, or -1.
+   */
+  answered(status: number, retryAfter: string | string[] | undefined): number {
+    if (status !== 429 && status !== 503) return -1;
+    if (status === 429) for (const o of this.observers) o.rateLimited(this.upstream, 'upstream');
+    const ms = parseRetryAfter(retryAfter);
+    if (ms >= 0) this.limiter?.hold(ms);
+    return ms;
   }
 
   /** Gives the slot back. */

@@ -13,6 +13,7 @@ export function breakerLog(logger: Logger): EgressObserver {
     },
     breakerRejected: ignore,
     bulkheadRejected: ignore,
+    rateLimited: ignore,
     retried: ignore,
     retryBudgetExhausted: ignore,
   };

@@ -1,8 +1,9 @@
 // The egress resilience counters, fed by what the breaker, the admission and the retries report
 // (src/egress/observer.ts): breaker state and transitions, local refusals, retries and the
-// retry budget. Labels are the configured upstreams and fixed vocabularies.
+// retry budget, rate-limit hits. Labels are the configured upstreams and fixed vocabularies.
 import type { ValueFamily } from '../telemetry/metric-family.js';
 import type { MetricRegistry } from '../telemetry/metric-registry.js';
+import type { RateLimitHits } from '../telemetry/rate-limit-metrics.js';
 import type { BreakerState, EgressObserver } from './observer.js';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 };
@@ -14,7 +15,7 @@ export interface EgressMetrics extends EgressObserver {
   declareUpstream(upstream: string): void;
 }
 
-export function egressMetrics(registry: MetricRegistry): EgressMetrics {
+export function egressMetrics(registry: MetricRegistry, rateLimitHits: RateLimitHits): EgressMetrics {
   const breakerState = registry.gauge('sidelight_circuit_breaker_state', 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open.', ['upstream']);
   const transitions = registry.counter('sidelight_circuit_breaker_transitions_total', 'Circuit breaker state changes, by the state entered.', ['upstream', 'to']);
   const breakerRejections = registry.counter('sidelight_circuit_breaker_rejections_total', 'Tries refused because the circuit was open.', ['upstream']);
@@ -30,6 +31,7 @@ export function egressMetrics(registry: MetricRegistry): EgressMetrics {
     declareUpstream(upstream) {
       breakerState.child([upstream]);
       breakerRejections.child([upstream]);
+      rateLimitHits.declare('egress', upstream);
     },
     breakerStateChanged(upstream, to) {
       breakerState.child([upstream]).value = BREAKER_STATE_VALUE[to];
@@ -40,6 +42,9 @@ export function egressMetrics(registry: MetricRegistry): EgressMetrics {
     },
     bulkheadRejected(upstream) {
       bulkheadRejections.child([upstream]).value++;
+    },
+    rateLimited(upstream, source) {
+      rateLimitHits.hit('egress', upstream, source);
     },
     retried(upstream, reason) {
       retries.child([upstream, reason]).value++;

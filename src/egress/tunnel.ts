@@ -1,5 +1,5 @@
 // An egress CONNECT tunnel: through the upstream's admission (src/egress/admission.ts, the same
-// as for requests), a TCP connection to the
+// as for requests: maxInflight, breaker, rate limit, whose token it may wait for), a TCP connection to the
 // upstream's configured address within its connect timeout, `200 Connection Established` only
 // once connected, then the two sockets spliced byte for byte with backpressure (pipe: nothing is
 // held beyond the sockets' own buffers). The client's TLS runs end to end: sidelight neither
@@ -8,6 +8,7 @@
 // the pipeline completes its exchange (access log, tap) when it is over.
 import { connect, type Socket } from 'node:net';
 import type { UpstreamAdmission } from './admission.js';
+import type { RateWaiter } from './rate-limiter.js';
 import type { TunnelAddress } from './tunnel-allowlist.js';
 import { classify, rejection, TryTimeoutError, type Rejection } from '../errors.js';
 import type { Abortable, Exchange, TunnelFacts } from '../proxy/exchange.js';
@@ -43,7 +44,7 @@ export interface TunnelOptions {
   observers: readonly TunnelObserver[];
 }
 
-export class Tunnel implements TunnelFacts, Abortable {
+export class Tunnel implements TunnelFacts, Abortable, RateWaiter {
   /** "" until the open is decided; then "established" or why not (an error type, "circuit_open", …) */
   outcome = '';
   closedBy: TunnelClose | '' = '';
@@ -79,12 +80,14 @@ export class Tunnel implements TunnelFacts, Abortable {
     return this.upstreamSocket?.bytesRead ?? 0;
   }
 
-  /** Starts the connect, or returns the answer to give at once (too many in flight, circuit open). */
+  /** Starts the connect, or returns the answer to give at once (too many in flight, circuit open, rate limited). */
   open(head: Buffer, owner: TunnelOwner): Rejection | undefined {
-    const address = this.upstream.address;
     for (const o of this.options.observers) o.tunnelStarted?.(this);
-    const ticket = this.upstream.admission.enter();
+    const admission = this.upstream.admission;
+    const ticket = admission.enter();
     if (typeof ticket !== 'number') return this.refuse(ticket.errorType, { ...ticket, close: true });
+    const wait = admission.pace(ticket, this);
+    if (typeof wait !== 'number') return this.refuse(wait.errorType, { ...wait, close: true });
     // A tunnel holds its slot for its whole life: maxInflight caps concurrent tunnels too.
     this.ticket = ticket;
     this.holdsSlot = true;
@@ -92,13 +95,23 @@ export class Tunnel implements TunnelFacts, Abortable {
     this.head = head;
     this.ex.upstreamCall = this;
     this.options.open.add(this);
+    if (wait === 0) this.connect();
+    return undefined;
+  }
+
+  /** The rate limiter's go-ahead, after a wait: connect, unless the tunnel was given up meanwhile. */
+  admitted(): void {
+    if (this.outcome === '') this.connect();
+  }
+
+  private connect(): void {
+    const address = this.upstream.address;
     this.connectStartedAt = performance.now();
     const socket = connect({ host: address.host, port: address.port, noDelay: true, allowHalfOpen: true });
     this.upstreamSocket = socket;
     socket.once('connect', this.onConnect);
     socket.once('error', this.onConnectError);
     this.connectTimer = setTimeout(this.onConnectTimeout, this.upstream.connectTimeout);
-    return undefined;
   }
 
   /** The client left while the connect was under way (the pipeline completes the exchange). */
@@ -122,7 +135,8 @@ export class Tunnel implements TunnelFacts, Abortable {
   }
 
   private giveUp(outcome: string): void {
-    this.upstreamSocket!.destroy();
+    // no socket yet while it waits for its rate-limit token
+    this.upstreamSocket?.destroy();
     this.upstream.admission.report(this.ticket, null);
     this.decided(outcome);
     this.end();

@@ -6,6 +6,7 @@
 import { createSecureContext, rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
+import { compileRoutes } from '../proxy/route-matcher.js';
 import type { Upstream } from '../config/load.js';
 import { UpstreamAdmission } from './admission.js';
 import { admissionInterceptor } from './dispatch/admission.js';
@@ -16,6 +17,7 @@ import type { Target, TryInterceptorFactory } from '../proxy/layer.js';
 import { UpstreamBreaker } from './circuit-breaker.js';
 import type { EgressObserver } from './observer.js';
 import { RetryBudget } from './retry-budget.js';
+import { UpstreamRateLimiter } from './rate-limiter.js';
 
 export interface UpstreamTarget extends Target {
   readonly pool: Pool;
@@ -52,7 +54,8 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
   };
   const pool = new Pool(origin, { ...connection, connections: upstream.connections });
   const breaker = new UpstreamBreaker(name, upstream.breaker, hooks.observers);
-  const admission = new UpstreamAdmission(name, upstream.maxInflight, breaker, hooks.observers);
+  const limiter = upstream.rateLimit ? new UpstreamRateLimiter(upstream.rateLimit) : undefined;
+  const admission = new UpstreamAdmission(name, upstream.maxInflight, breaker, hooks.observers, limiter);
   const budget = new RetryBudget(retry.budgetPercent, retry.budgetMinRetries, upstream.breaker.rollingWindow);
   const interceptors: Dispatcher.DispatcherComposeInterceptor[] = [
     staleConnectionRetryInterceptor(name, () => new Client(origin, connection), hooks.connectionObservers),
@@ -76,6 +79,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
     host: url.host,
     // The app's call to Stripe is the app's: no sidecar or pod addresses leak to a third party.
     setForwarded: false,
+    routes: upstream.routes.length > 0 ? compileRoutes(upstream.routes) : undefined,
     timeout: upstream.requestTimeout ?? upstream.timeout * (1 + retry.attempts),
   };
 }

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { rejection, type Rejection } from '../errors.js';
 import type { Exchange, TraceParent } from './exchange.js';
+import type { RouteMatcher } from './route-matcher.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -74,6 +75,8 @@ export class ForwardedRequest {
     readonly b3Encoding: number,
     /** the client sent `Expect: 100-continue` and the upstream decides */
     readonly expectContinue: boolean,
+    /** the route template the request matched (egress: the upstream's routes), "" when none */
+    readonly route: string,
     private readonly ex: Exchange,
     private readonly listener: TryListener,
   ) {}
@@ -129,6 +132,8 @@ export interface Target {
   readonly setForwarded: boolean;
   /** whole-request budget in ms */
   readonly timeout: number;
+  /** the upstream's route templates (egress.upstreams.NAME.routes): they set the exchange's route */
+  readonly routes?: RouteMatcher;
 }
 
 const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';

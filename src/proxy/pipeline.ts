@@ -141,6 +141,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     const target = this.resolve(ex);
     if ('code' in target) return this.reply(ex, target);
     ex.upstream = target.name;
+    if (target.routes !== undefined) ex.route = target.routes.match(pathOf(ex.upstreamPath));
     const req = ex.req;
     if (!upgradeHead && hasBody(req)) ex.requestBody = new RequestBodySource(ex, this.inflight);
     this.inflight.add(ex, timeoutsOf(target, ex));
@@ -155,7 +156,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
       // undici accepts async iterables as bodies; its types only list streams.
       body: (ex.requestBody ?? null) as Dispatcher.DispatchOptions['body'],
       upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
-      context: new TryContext(new ForwardedRequest(ex.requestId, ex.parent, ex.b3Encoding, ex.expectContinue, ex, this), 0, undefined),
+      context: new TryContext(new ForwardedRequest(ex.requestId, ex.parent, ex.b3Encoding, ex.expectContinue, ex.route, ex, this), 0, undefined),
     };
     try {
       target.dispatcher.dispatch(opts, handler);
@@ -257,4 +258,10 @@ function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';
   return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** a request-target's path, without its query */
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
 }

@@ -3,6 +3,8 @@
 // own baseline. Nothing here runs per request: once a second the duration histograms that the
 // metrics already keep are summed per row and sampled (src/stats/sampled-row.ts), so memory is
 // bounded by the rows, and the rows by metrics.maxSeries.
+import type { RateLimiterView, UpstreamRateLimiter } from '../egress/rate-limiter.js';
+import type { IngressLimitView } from '../layers/rate-limit.js';
 import type { HistogramFamily, HistogramSeries, ValueFamily } from '../telemetry/metric-family.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { Baseline, BASELINE_INTERVAL_S } from './baseline.js';
@@ -16,7 +18,7 @@ const WINDOW_10S = 10;
 export interface UpstreamView {
   readonly name: string;
   readonly breaker: { readonly state: string };
-  readonly admission: { readonly inflight: number; readonly maxInflight: number };
+  readonly admission: { readonly inflight: number; readonly maxInflight: number; readonly limiter?: UpstreamRateLimiter };
 }
 
 export interface LiveStatsSources {
@@ -28,6 +30,8 @@ export interface LiveStatsSources {
   upstreams: readonly UpstreamView[];
   /** egress CONNECT tunnels' totals; undefined when metrics or tunnels are off */
   tunnels?: TunnelTotalsSource;
+  /** ingress.rateLimit and the routes' limits */
+  ingressLimits: ReadonlyArray<{ view(): IngressLimitView }>;
   draining(): boolean;
   ready(): boolean;
 }
@@ -59,9 +63,11 @@ export interface StatsReport {
   draining: boolean;
   listeners: Array<{ listener: string; inflight: number }>;
   routes: Array<{ listener: string; route: string } & StatsFigures>;
-  upstreams: Array<{ upstream: string; breaker: string; inflight: number; maxInflight: number } & Partial<StatsFigures>>;
+  upstreams: Array<{ upstream: string; breaker: string; inflight: number; maxInflight: number; rateLimit?: RateLimiterView } & Partial<StatsFigures>>;
   /** egress CONNECT tunnels per upstream; empty when tunnels or metrics are off */
   tunnels: TunnelStatsRow[];
+  /** the ingress rate limits, when any is configured */
+  rateLimits: IngressLimitView[];
 }
 
 interface Row {
@@ -145,10 +151,12 @@ export class LiveStats {
           breaker: u.breaker.state,
           inflight: u.admission.inflight,
           maxInflight: u.admission.maxInflight,
+          ...(u.admission.limiter ? { rateLimit: u.admission.limiter.view() } : {}),
           ...(row ? this.figures(this.upstreamRows!, row) : {}),
         };
       }),
       tunnels: this.tunnels?.report() ?? [],
+      rateLimits: sources.ingressLimits.map((l) => l.view()),
     };
   }
 

@@ -12,7 +12,7 @@ import { MetricRegistry } from './metric-registry.js';
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
 
 export const SERVER_LABELS = ['http_request_method', 'http_response_status_code', 'http_route', 'error_type'] as const;
-export const CLIENT_LABELS = ['upstream', 'http_request_method', 'http_response_status_code', 'error_type'] as const;
+export const CLIENT_LABELS = ['upstream', 'http_request_method', 'http_response_status_code', 'http_route', 'error_type'] as const;
 
 const POOL_STATES = ['connected', 'free', 'pending', 'queued', 'running'] as const;
 

@@ -32,8 +32,8 @@ describe.skipIf(chromiumMissing)('the admin page in a real browser', () => {
     sl = await startSidelight({
       env: { SIDELIGHT_ADMIN_TOKEN: TOKEN },
       config: {
-        ingress: { app: app.url, routes: ['/echo', '/slow', '/status/:code'] },
-        egress: { upstreams: { stripe: { url: app.url, retry: { attempts: 0 } } } },
+        ingress: { app: app.url, routes: ['/echo', '/slow', '/status/:code'], rateLimit: { rps: 10_000, key: 'client' } },
+        egress: { upstreams: { stripe: { url: app.url, retry: { attempts: 0 }, rateLimit: { rps: 1000, maxWait: '1s' } } } },
       },
     });
     chromium = await launchChromium();
@@ -85,6 +85,13 @@ describe.skipIf(chromiumMissing)('the admin page in a real browser', () => {
     const latency = await page.$eval('[data-key="route:/slow"] path.p99', (e) => e.getAttribute('d') ?? '');
     expect(latency).toMatch(/^M/);
     expect(await page.$eval('#state', (e) => e.textContent)).toContain('ready');
+    // the limiters' state: the upstream's tokens and waits, the ingress limit's keys
+    const limits = await page.$$eval('#rate-limits tr', (rows) => rows.map((r) => Array.from(r.querySelectorAll('td'), (td) => td.textContent)));
+    expect(limits.map((cells) => cells.slice(0, 3))).toEqual([
+      ['upstream stripe', '1000', '1000'],
+      ['ingress ingress.rateLimit', '10000', '10000'],
+    ]);
+    expect(limits[1][8]).toBe('1');
   });
 
   it('asks for the token; with it, "open" on a breaker opens it in the admin API and the failed exchanges appear', async () => {

@@ -1,6 +1,8 @@
 // The real stripe and twilio SDKs, pointed at sidelight's egress the way the README says, in
 // front of a local HTTPS fake: the SDKs' own headers arrive intact, sidelight originates TLS,
-// and when the breaker is open the SDKs get its fast 503 instead of hanging.
+// and when the breaker is open the SDKs get its fast 503 instead of hanging. An API's 429 (Stripe's
+// rate_limit error, Twilio's 20429) with Retry-After: retried after the advised wait when the
+// request may be retried, else passed on, and the upstream's limiter then holds the next calls.
 import Stripe from 'stripe';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
@@ -20,7 +22,9 @@ describe('real SDKs through sidelight', () => {
           upstreams: {
             // In production: url https://api.stripe.com (system CAs), no `ca`.
             stripe: { url: api.url, hosts: ['api.stripe.com'], ca: api.caFile, listen: '127.0.0.1:0', retry: { attempts: 0 } },
-            twilio: { url: api.url, hosts: ['api.twilio.com'], ca: api.caFile, retry: { attempts: 0 } },
+            twilio: { url: api.url, hosts: ['api.twilio.com'], ca: api.caFile, retry: { attempts: 0 }, rateLimit: { rps: 1000, maxWait: '0s' } },
+            // retries on: a 429 with Retry-After is retried after the advised wait
+            'stripe-retrying': { url: api.url, hosts: ['stripe-retrying.test'], ca: api.caFile, listen: '127.0.0.1:0', retry: { attempts: 2, backoff: '10ms' } },
           },
         },
       },
@@ -31,8 +35,8 @@ describe('real SDKs through sidelight', () => {
     await api?.close();
   });
 
-  const stripeClient = () => {
-    const { hostname, port } = new URL(sl.url['egress:stripe']);
+  const stripeClient = (listener = 'egress:stripe') => {
+    const { hostname, port } = new URL(sl.url[listener]);
     return new Stripe('sk_test_sidelight_4242', { host: hostname, port: Number(port), protocol: 'http', maxNetworkRetries: 0 });
   };
 
@@ -93,5 +97,37 @@ describe('real SDKs through sidelight', () => {
     } finally {
       for (const name of ['stripe', 'twilio']) await send(`${sl.admin}/circuit-breakers/${name}/reset`, { method: 'POST' });
     }
+  });
+
+  it("stripe-node: Stripe's 429 rate_limit with Retry-After is retried after the advised wait, and the SDK gets the customer", async () => {
+    api.reset();
+    api.failNext(1, { kind: 'rate-limited', vendor: 'stripe', retryAfter: '1' });
+    const customer = await stripeClient('egress:stripe-retrying').customers.create({ email: 'b@example.com' }, { idempotencyKey: 'idem-429' });
+    expect(customer.id).toBe('obj_2');
+    expect(api.requests.map((r) => r.headers['idempotency-key'])).toEqual(['idem-429', 'idem-429']);
+    expect(api.requests[1].at - api.requests[0].at).toBeGreaterThanOrEqual(990);
+  });
+
+  it("stripe-node: without a retry the SDK reads Stripe's own 429 as a StripeRateLimitError", async () => {
+    api.reset();
+    api.failNext(1, { kind: 'rate-limited', vendor: 'stripe', retryAfter: '1' });
+    const err = await stripeClient()
+      .charges.create({ amount: 2000, currency: 'usd' })
+      .then(() => undefined, (e: unknown) => e as { type?: string; code?: string; statusCode?: number });
+    expect(err).toMatchObject({ type: 'StripeRateLimitError', code: 'rate_limit', statusCode: 429 });
+  });
+
+  it("twilio-node: Twilio's 20429 reaches the SDK, and the limiter holds the next call for the advised time without the API hearing it", async () => {
+    api.reset();
+    api.failNext(1, { kind: 'rate-limited', vendor: 'twilio', retryAfter: '30' });
+    const sendSms = () =>
+      twilioClient()
+        .messages.create({ to: '+15005550006', from: '+15005550001', body: 'x' })
+        .then(() => undefined, (e: unknown) => e as { status?: number; code?: number; message?: string });
+    expect(await sendSms()).toMatchObject({ status: 429, code: 20429 });
+    const held = await sendSms();
+    expect(held?.status).toBe(429);
+    expect(held?.message).toMatch(/twilio is limited/);
+    expect(api.requests).toHaveLength(1);
   });
 });

@@ -1,6 +1,6 @@
 // A local HTTPS stand-in for Stripe/Twilio: a certificate for localhost/127.0.0.1 signed by a CA
 // generated here (its PEM file is what sidelight's `ca` option gets), and a behaviour the test
-// switches at will: answer, fail with a status, hang, reset, reset mid-body, fail N times then
+// switches at will: answer, fail with a status, answer 429 as Stripe or Twilio do, hang, reset, reset mid-body, fail N times then
 // answer, or refuse connections altogether. It counts TCP connections and records every request.
 import { createServer, type Server } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -17,7 +17,15 @@ export type Behaviour =
   | { kind: 'reset' }
   | { kind: 'reset-mid-body' }
   | { kind: 'stall-mid-body' }
-  | { kind: 'slow'; ms: number };
+  | { kind: 'slow'; ms: number }
+  /** 429 with the vendor's own body (Stripe's rate_limit error, Twilio's 20429) and Retry-After when given */
+  | { kind: 'rate-limited'; vendor: 'stripe' | 'twilio'; retryAfter?: string };
+
+/** the 429 bodies the real APIs send */
+const RATE_LIMITED_BODY = {
+  stripe: { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests hit the API too quickly.' } },
+  twilio: { code: 20429, message: 'Too Many Requests', more_info: 'https://www.twilio.com/docs/errors/20429', status: 429 },
+};
 
 export interface FakeRequest {
   method: string;
@@ -93,9 +101,9 @@ export async function startFakeApi(options: { certs?: Certs } = {}): Promise<Fak
     req.on('end', () => {
       requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() });
       const now = queued.shift() ?? behaviour;
-      const json = (status: number, value: unknown) => {
+      const json = (status: number, value: unknown, extra: Record<string, string> = {}) => {
         const text = JSON.stringify(value);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': `req_${requests.length}` });
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': `req_${requests.length}`, ...extra });
         res.end(text);
       };
       switch (now.kind) {
@@ -103,6 +111,8 @@ export async function startFakeApi(options: { certs?: Certs } = {}): Promise<Fak
           return json(200, { id: `obj_${requests.length}`, object: 'echo', method: req.method, url: req.url });
         case 'status':
           return json(now.status, { error: { type: 'api_error', message: `fake failure ${now.status}` } });
+        case 'rate-limited':
+          return json(429, RATE_LIMITED_BODY[now.vendor], now.retryAfter === undefined ? {} : { 'retry-after': now.retryAfter });
         case 'slow':
           setTimeout(() => json(200, { slept: now.ms }), now.ms);
           return;

@@ -53,6 +53,21 @@ describe('bad config', () => {
     await expectConfigError(['run', '--app', 'not a url'], 'ingress.app', 'invalid URL');
   });
 
+  it('names bad rate limits and derived counters', async () => {
+    const bad = (config: Record<string, unknown>, ...fragments: string[]) => expectConfigError(['check', '--config', writeConfig(config)], ...fragments);
+    await bad({ ingress: { routes: [{ path: '/login', rateLimit: { rps: 0 } }] } }, 'ingress.routes[0].rateLimit.rps: must be more than 0');
+    await bad({ ingress: { rateLimit: { rps: 5, key: 'cookie' } } }, 'ingress.rateLimit.key: must be "none", "client" or "header:NAME"');
+    await bad({ egress: { upstreams: { twilio: { url: 'https://api.twilio.com', rateLimit: { rps: 5, maxWait: 'soon' } } } } }, 'egress.upstreams.twilio.rateLimit.maxWait', 'invalid duration "soon"');
+    await bad({ egress: { upstreams: { twilio: { url: 'https://api.twilio.com', breaker: { failureStatuses: [429, 404] } } } } }, 'failureStatuses[1]: must be 429 or a status from 500 to 599');
+    await bad({ metrics: { counters: { sidelight_sms_total: { status: '2xx' } } } }, 'metrics.counters.sidelight_sms_total', "are sidelight's own");
+    await bad({ metrics: { counters: { '9lives': { status: '2xx' } } } }, 'metrics.counters.9lives', 'must be a Prometheus metric name');
+    await bad({ metrics: { counters: { sms_total: { status: '2xy' } } } }, 'metrics.counters.sms_total.status');
+    await bad(
+      { egress: { upstreams: { twilio: { url: 'https://api.twilio.com', routes: ['/a'] } } }, metrics: { counters: { sms_total: { upstream: 'twilio', route: '/b' } } } },
+      'metrics.counters.sms_total.route: "/b" is not in egress.upstreams.twilio.routes',
+    );
+  });
+
   it('names a bad listen address', () =>
     expectConfigError(['check', '--config', writeConfig({ admin: { listen: '127.0.0.1:99999' } })], 'admin.listen', 'invalid listen address'));
 

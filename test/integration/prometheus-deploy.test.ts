@@ -33,7 +33,7 @@ describe('deploy/prometheus', () => {
     const tests = parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts: unknown[] }> }> };
     const alerts = rules.groups.flatMap((g) => g.rules.filter((r) => r.alert).map((r) => r.alert!));
     expect(alerts.sort()).toEqual(
-      ['SidelightCircuitOpen', 'SidelightDrainStuck', 'SidelightHighErrorRatio', 'SidelightLatencyAnomaly', 'SidelightUpstreamErrorRatio', 'SidelightTunnelOpenFailures', 'SidelightUpstreamLatencyHigh', 'SidelightUpstreamPoolSaturated'].sort(),
+      ['SidelightCircuitOpen', 'SidelightDrainStuck', 'SidelightHighErrorRatio', 'SidelightLatencyAnomaly', 'SidelightUpstreamErrorRatio', 'SidelightTunnelOpenFailures', 'SidelightUpstreamLatencyHigh', 'SidelightUpstreamPoolSaturated', 'SidelightUpstreamRateLimited', 'SidelightRateLimitHits'].sort(),
     );
     const firing = new Set(tests.tests.flatMap((t) => (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
     for (const alert of alerts) expect(firing, `no test where ${alert} fires`).toContain(alert);
@@ -80,9 +80,9 @@ describe('deploy/grafana/sidelight.json', () => {
     expect(new Set(dashboard.panels.map((p) => p.id)).size).toBe(dashboard.panels.length);
   });
 
-  it('has RED panels for ingress and upstreams, breakers, pools, readiness and drain, with exemplars on latency', () => {
+  it('has RED panels for ingress and upstreams, breakers, pools, rate limits, readiness and drain, with exemplars on latency', () => {
     const all = queries.map((q) => q.expr).join('\n');
-    for (const metric of ['http_server_request_duration_seconds_count', 'http_client_request_duration_seconds_count', 'sidelight_circuit_breaker_state', 'sidelight_upstream_pool', 'sidelight_ready', 'sidelight_draining']) {
+    for (const metric of ['http_server_request_duration_seconds_count', 'http_client_request_duration_seconds_count', 'sidelight_circuit_breaker_state', 'sidelight_upstream_pool', 'sidelight_ready', 'sidelight_draining', 'sidelight_rate_limit_hits_total', 'sidelight_upstream_rate_limit_queued']) {
       expect(all).toContain(metric);
     }
     const latency = queries.filter((q) => q.expr.includes('_bucket'));

@@ -64,7 +64,7 @@ beforeAll(async () => {
         egress: {
           upstreams: {
             api: { url: api.url },
-            flaky: { url: flaky.url, retry: { attempts: 1, backoff: '1ms', maxBackoff: '5ms' } },
+            flaky: { url: flaky.url, routes: ['/:n'], retry: { attempts: 1, backoff: '1ms', maxBackoff: '5ms' } },
           },
         },
       },
@@ -259,6 +259,11 @@ describe('egress CLIENT spans', () => {
     const tries = spans.filter((s) => s.kind === 'CLIENT').sort((a, b) => Number(a.startNanos - b.startNanos));
     expect(tries).toHaveLength(2);
     expect(tries.map((s) => s.parentSpanId)).toEqual([serverSpanId, serverSpanId]);
+    // the upstream's route template names the span (egress.upstreams.flaky.routes)
+    expect(tries.map((s) => [s.name, s.attributes['url.template']])).toEqual([
+      ['GET /:n', '/:n'],
+      ['GET /:n', '/:n'],
+    ]);
     expect(tries[0].spanId).not.toBe(tries[1].spanId);
     expect(tries[0].attributes).toMatchObject({ upstream: 'flaky', 'http.response.status_code': 503, 'error.type': '503' });
     expect(tries[0].statusCode).toBe(2);

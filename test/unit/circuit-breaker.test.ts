@@ -13,6 +13,7 @@ function breaker(now?: { t: number }) {
     breakerStateChanged: (_u, to) => void transitions.push(to),
     breakerRejected: () => {},
     bulkheadRejected: () => {},
+    rateLimited: () => {},
     retried: () => {},
     retryBudgetExhausted: () => {},
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HistogramFamily, ValueFamily } from '../../src/telemetry/metric-family.js';
 import { egressMetrics } from '../../src/egress/egress-metrics.js';
+import { RateLimitHits } from '../../src/telemetry/rate-limit-metrics.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { negotiateFormat } from '../../src/admin/metrics-route.js';
 import { parseExposition, find } from '../helpers/prometheus.js';
@@ -79,7 +80,7 @@ describe('value family', () => {
 describe('sidelight metrics', () => {
   it('records breaker, retry and bulkhead events from the egress observer', async () => {
     const m = new Metrics({ maxSeries: 100 });
-    const egress = egressMetrics(m);
+    const egress = egressMetrics(m, new RateLimitHits(m));
     egress.declareUpstream('stripe');
     egress.breakerStateChanged('stripe', 'open');
     egress.breakerRejected('stripe');

@@ -33,7 +33,7 @@ function run(options: Partial<RetryOptions>, deadlineInMs: number): Promise<{ st
   );
   // The request's body is all in now, and its final head is due within deadlineInMs.
   const body = { requestEndedAt: performance.now(), limits: { head: deadlineInMs, idle: Infinity, max: Infinity } };
-  const request = new ForwardedRequest('id', undefined, 0, false, body as never, { tried: () => {} });
+  const request = new ForwardedRequest('id', undefined, 0, false, '', body as never, { tried: () => {} });
   return new Promise((resolve, reject) => {
     let status = 0;
     // onRequestStart marks it as a new-API handler for undici's compose

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRoutes } from '../../src/layers/route.js';
+import { compileRoutes } from '../../src/proxy/route-matcher.js';
 
 describe('route templates', () => {
   const routes = compileRoutes(['/api/items/:id', '/api/items/new', '/api/cart', '/files/*', '/users/:user/orders/:order']);

@@ -32,6 +32,8 @@ export const BODY = String.raw`
   <p id="breaker-message" class="muted"></p>
   <h2>Tunnels (egress CONNECT)</h2>
   <table><thead><tr><th>upstream</th><th>open</th><th>opens/s</th><th>established</th><th>sent</th><th>received</th></tr></thead><tbody id="tunnels"></tbody></table>
+  <h2>Rate limits</h2>
+  <table><thead><tr><th>limit</th><th>rps</th><th>burst</th><th>tokens</th><th>queued</th><th>waited</th><th>avg wait</th><th>refused</th><th>keys</th></tr></thead><tbody id="rate-limits"></tbody></table>
   <h2>Latest failed exchanges</h2>
   <p id="tap-status" class="muted"></p>
   <table><thead><tr><th>time</th><th>listener</th><th>method</th><th>path</th><th>status</th><th>error</th><th>duration</th><th>upstream</th><th>retries</th><th>request id</th></tr></thead>

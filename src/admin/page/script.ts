@@ -187,6 +187,26 @@ export const SCRIPT = String.raw`
     });
   }
 
+  function renderRateLimits(s) {
+    var body = $('rate-limits');
+    body.textContent = '';
+    var rows = [];
+    s.upstreams.forEach(function (u) {
+      var r = u.rateLimit;
+      if (r) rows.push(['upstream ' + u.upstream, r.rps, r.burst, r.tokens.toFixed(1), r.queued, r.waited, r.waited ? Math.round(r.waitedMs / r.waited) + 'ms' : '-', r.refused, '-']);
+    });
+    (s.rateLimits || []).forEach(function (l) {
+      rows.push(['ingress ' + l.scope, l.rps, l.burst, l.tokens === undefined ? '-' : l.tokens.toFixed(1), '-', '-', '-', l.refused, l.key === 'none' ? '-' : l.keys + (l.evicted ? ' (+' + l.evicted + ' forgotten)' : '')]);
+    });
+    if (!rows.length) { var r = el('tr'); var td = el('td', 'empty', 'no rate limits configured'); td.colSpan = 9; r.appendChild(td); body.appendChild(r); return; }
+    rows.forEach(function (cells) {
+      var tr = el('tr');
+      tr.setAttribute('data-limit', cells[0]);
+      cells.forEach(function (c) { tr.appendChild(el('td', '', String(c))); });
+      body.appendChild(tr);
+    });
+  }
+
   function render(s) {
     var state = $('state');
     state.textContent = '';
@@ -200,6 +220,7 @@ export const SCRIPT = String.raw`
     renderRows($('upstreams'), s.upstreams.filter(function (u) { return u['10s']; }), function (u) { return 'upstream:' + u.upstream; }, function (u) { return u.upstream; });
     renderBreakers(s.upstreams);
     renderTunnels(s.tunnels || []);
+    renderRateLimits(s);
   }
 
   var polling = null;

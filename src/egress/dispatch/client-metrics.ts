@@ -1,5 +1,5 @@
 // Per-try egress metrics: http_client_request_duration_seconds (one observation per try, retries
-// included) and http_client_active_requests{upstream}. An undici interceptor, so it sees exactly
+// included; http_route is the upstream's route template the request matched, or "") and http_client_active_requests{upstream}. An undici interceptor, so it sees exactly
 // what each try did: the status, or the failure (timeout, refused, reset, TLS, circuit open, …).
 // Compose it outside the breaker and bulkhead so their local refusals are counted too.
 import type { Dispatcher } from 'undici';
@@ -11,9 +11,12 @@ import { METHODS, errorTypeIndex, errorTypeLabel, methodIndex, seriesKey, status
 import type { Metrics } from '../../telemetry/metrics.js';
 import { TryOutcomeHandler } from './try-outcome.js';
 
-/** One upstream's series: bound on first use per (method, status, error type), then reused. */
+/** One upstream's series: bound on first use per (route, method, status, error type), then reused. */
 class UpstreamTries {
-  private readonly cache = new Map<number, HistogramSeries>();
+  /** the calls that matched no route (all of them when the upstream has no routes): series key → series */
+  private readonly unrouted = new Map<number, HistogramSeries>();
+  /** route template → series key → series; the templates are the upstream's configured routes */
+  private readonly byRoute = new Map<string, Map<number, HistogramSeries>>();
   readonly active: ValueSeries;
 
   constructor(
@@ -23,14 +26,20 @@ class UpstreamTries {
     this.active = metrics.clientActiveFor(upstream);
   }
 
-  record(method: number, status: number, errorType: string | undefined, seconds: number, span: SpanIds | undefined): void {
+  record(route: string, method: number, status: number, errorType: string | undefined, seconds: number, span: SpanIds | undefined): void {
     this.active.value--;
     const e = errorTypeIndex(errorType);
     const key = seriesKey(method, status, e);
-    let series = this.cache.get(key);
+    let cache = this.unrouted;
+    if (route !== '') {
+      const found = this.byRoute.get(route);
+      if (found === undefined) this.byRoute.set(route, (cache = new Map()));
+      else cache = found;
+    }
+    let series = cache.get(key);
     if (series === undefined) {
-      series = this.metrics.clientDuration.child([this.upstream, METHODS[method], statusLabel(status), errorTypeLabel(e)]);
-      if (!series.overflow) this.cache.set(key, series);
+      series = this.metrics.clientDuration.child([this.upstream, METHODS[method], statusLabel(status), route, errorTypeLabel(e)]);
+      if (!series.overflow) cache.set(key, series);
     }
     if (span !== undefined && (span.traceFlags & SAMPLED) !== 0) series.observeWithTrace(seconds, span.traceId);
     else series.observe(seconds);
@@ -45,6 +54,8 @@ class TryMetricsHandler extends TryOutcomeHandler {
     handler: Dispatcher.DispatchHandler,
     private readonly tries: UpstreamTries,
     private readonly method: number,
+    /** the request's route template (egress.upstreams.NAME.routes), "" when none matched */
+    private readonly route: string,
     /** the try's own span, for the exemplar */
     private readonly span: SpanIds | undefined,
   ) {
@@ -61,7 +72,7 @@ class TryMetricsHandler extends TryOutcomeHandler {
       : this.status >= 500
         ? statusLabel(statusIndex(this.status))
         : undefined;
-    this.tries.record(this.method, statusIndex(this.status), errorType, (performance.now() - this.startedAt) / 1000, this.span);
+    this.tries.record(this.route, this.method, statusIndex(this.status), errorType, (performance.now() - this.startedAt) / 1000, this.span);
   }
 }
 
@@ -71,7 +82,8 @@ export function clientMetricsInterceptor(metrics: Metrics): TryInterceptorFactor
     const tries = new UpstreamTries(metrics, upstream);
     return (dispatch) => (opts, handler) => {
       const method = methodIndex(opts.method);
-      const wrapped = new TryMetricsHandler(handler, tries, method, (opts as ProxyDispatchOptions).context?.span);
+      const context = (opts as ProxyDispatchOptions).context;
+      const wrapped = new TryMetricsHandler(handler, tries, method, context ? context.request.route : '', context?.span);
       tries.active.value++;
       try {
         return dispatch(opts, wrapped);

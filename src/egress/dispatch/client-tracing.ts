@@ -114,6 +114,10 @@ class ClientSpanHandler extends TryOutcomeHandler {
     // Client spans: 4xx and 5xx are errors, and so is no answer.
     const errorType = err ? classify(err).errorType : status >= 400 ? String(status) : undefined;
     if (errorType !== undefined) attrs.push(ATTR.errorType, errorType);
-    this.tracing.record(new SpanRecord(span, this.parent, SpanKind.Client, method ?? 'HTTP', epochMs(span.startedAt), epochMs(performance.now()), errorType !== undefined, attrs));
+    // OTel's client span name: "{method} {url.template}" when the request matched one of the upstream's routes
+    const route = context ? context.request.route : '';
+    if (route !== '') attrs.push(ATTR.urlTemplate, route);
+    const name = route === '' ? (method ?? 'HTTP') : `${method ?? 'HTTP'} ${route}`;
+    this.tracing.record(new SpanRecord(span, this.parent, SpanKind.Client, name, epochMs(span.startedAt), epochMs(performance.now()), errorType !== undefined, attrs));
   }
 }

@@ -1,7 +1,9 @@
 // Safe retries for one upstream, as the outermost undici interceptor: each retry is a new
 // dispatch down the chain, so metrics, client spans and the breaker see every try.
 //
-// Retried: connect errors, resets before any response byte, and 502/503/504 answers, for
+// Retried: connect errors, resets before any response byte, 502/503/504 answers, and a 429 that
+// carries Retry-After (a 429 or 503 with one is retried after the advised wait, or not at all
+// when that wait does not fit the request's time), for
 // idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) and for POST/PATCH that carry an
 // Idempotency-Key (the API then deduplicates, as Stripe's does). Never retried: anything once
 // part of the response went to the app, bodies larger than maxBodyBytes (they are streamed,
@@ -11,6 +13,7 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { backoffDelay } from '../backoff.js';
+import { parseRetryAfter } from '../retry-after.js';
 import type { EgressObserver } from '../observer.js';
 import type { RetryBudget } from '../retry-budget.js';
 import { ClientAbortedError, LocalFailure, TryTimeoutError, UpstreamTimeoutError } from '../../errors.js';
@@ -32,7 +35,7 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-const RETRY_STATUSES = new Set([502, 503, 504]);
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 
 /** The retry reason for a transport error seen before any response byte, or undefined. */
 export function retryableError(err: Error): string | undefined {
@@ -148,11 +151,12 @@ class RetryingRequest implements Controller {
 
   /**
    * Decides whether the failed try `reason` is retried; when yes the budget is spent and the
-   * delay chosen. Order matters: the budget is only charged for retries that would happen.
+   * delay chosen: the upstream's advised wait (`advisedMs`, from Retry-After) when it gave one,
+   * else the backoff. Order matters: the budget is only charged for retries that would happen.
    */
-  mayRetry(reason: string): number | undefined {
+  mayRetry(reason: string, advisedMs = -1): number | undefined {
     if (this.aborted || this.committed || !this.replayable || this.attempt >= this.options.attempts) return undefined;
-    const delay = backoffDelay(this.attempt + 1, this.options.backoff, this.options.maxBackoff, this.options.random);
+    const delay = advisedMs >= 0 ? advisedMs : backoffDelay(this.attempt + 1, this.options.backoff, this.options.maxBackoff, this.options.random);
     if (delay >= this.remaining()) return undefined;
     if (!this.budget.tryAcquire()) {
       for (const o of this.observers) o.retryBudgetExhausted(this.options.upstream);
@@ -236,8 +240,10 @@ class TryHandler implements Handler {
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     const request = this.request;
     if (request.isFinished()) return controller.abort(request.reason ?? new ClientAbortedError());
-    if (RETRY_STATUSES.has(statusCode)) {
-      const delay = request.mayRetry(`status_${statusCode}`);
+    // A 429 without Retry-After may be a quota that no wait will lift: it goes to the app.
+    const advised = statusCode === 429 || statusCode === 503 ? parseRetryAfter(headers['retry-after']) : -1;
+    if (RETRY_STATUSES.has(statusCode) && (statusCode !== 429 || advised >= 0)) {
+      const delay = request.mayRetry(`status_${statusCode}`, advised);
       if (delay !== undefined) {
         this.discard = delay;
         return;

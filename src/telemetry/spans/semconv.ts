@@ -12,6 +12,8 @@ export const ATTR = {
   urlPath: new AttributeKey('url.path'),
   urlScheme: new AttributeKey('url.scheme'),
   urlFull: new AttributeKey('url.full'),
+  /** client spans: the upstream's route template the request matched */
+  urlTemplate: new AttributeKey('url.template'),
   serverAddress: new AttributeKey('server.address'),
   serverPort: new AttributeKey('server.port'),
   clientAddress: new AttributeKey('client.address'),
