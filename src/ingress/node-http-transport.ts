@@ -11,6 +11,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage, type 
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { unbracket, urlPort } from '../net/address.js';
 import type { ProxyDispatchOptions, ResponseHeaders } from '../proxy/layer.js';
 
 type Handler = Dispatcher.DispatchHandler;
@@ -83,8 +84,8 @@ class NodeHttpExchange implements Dispatcher.DispatchController {
 function sendWithNodeHttp(origin: URL, opts: ProxyDispatchOptions, handler: Handler): boolean {
   const request = origin.protocol === 'https:' ? httpsRequest : httpRequest;
   const req = request({
-    host: origin.hostname.replace(/^\[|\]$/g, ''),
-    port: origin.port || (origin.protocol === 'https:' ? 443 : 80),
+    host: unbracket(origin.hostname),
+    port: urlPort(origin),
     method: opts.method,
     path: opts.path,
     // The pipeline's flat [name, value, …] list, Host included, written as it is.
