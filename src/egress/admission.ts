@@ -9,7 +9,7 @@ import { retryAfterSeconds } from '../proxy/token-bucket.js';
 import { REFUSED, type UpstreamBreaker } from './circuit-breaker.js';
 import type { EgressObserver } from './observer.js';
 import type { RateWaiter, UpstreamRateLimiter } from './rate-limiter.js';
-import { parseRetryAfter } from './retry-after.js';
+import { parseRetryAfter } from '../net/retry-after.js';
 
 /** A breaker ticket for a caller the breaker does not track (the breaker is off). */
 const UNTRACKED = -1;

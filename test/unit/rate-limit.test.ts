@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { retryAfterSeconds, TokenBucket } from '../../src/proxy/token-bucket.js';
 import { KeyedLimit, MAX_KEYS } from '../../src/layers/rate-limit.js';
 import { Exchange } from '../../src/proxy/exchange.js';
-import { parseRetryAfter } from '../../src/egress/retry-after.js';
+import { parseRetryAfter } from '../../src/net/retry-after.js';
 
 describe('TokenBucket', () => {
   it('gives `burst` at once, then one per 1/rps seconds', () => {

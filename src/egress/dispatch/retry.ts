@@ -13,7 +13,7 @@
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { backoffDelay } from '../backoff.js';
-import { parseRetryAfter } from '../retry-after.js';
+import { parseRetryAfter } from '../../net/retry-after.js';
 import type { EgressObserver } from '../observer.js';
 import type { RetryBudget } from '../retry-budget.js';
 import { ClientAbortedError, LocalFailure, TryTimeoutError, UpstreamTimeoutError } from '../../errors.js';

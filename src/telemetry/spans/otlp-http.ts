@@ -4,6 +4,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { classify } from '../../errors.js';
+import { parseRetryAfter } from '../../net/retry-after.js';
 import { Pool, requestVia } from '../../proxy/undici.js';
 import type { OtlpExportSettings } from '../../config/tracing-env.js';
 import type { SendResult, SpanTransport } from './export-queue.js';
@@ -61,7 +62,8 @@ export class OtlpHttpTransport implements SpanTransport<OtlpSpanBatch, Buffer> {
       await res.body.dump();
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
       const retryAfter = res.headers['retry-after'];
-      const retryAfterMs = typeof retryAfter === 'string' ? parseRetryAfter(retryAfter) : undefined;
+      const advised = parseRetryAfter(retryAfter);
+      const retryAfterMs = advised < 0 ? undefined : advised;
       return {
         ok: false,
         retryable: RETRYABLE_STATUS.has(res.statusCode),
@@ -85,10 +87,4 @@ export class OtlpHttpTransport implements SpanTransport<OtlpSpanBatch, Buffer> {
   close(abandon = false): Promise<void> {
     return abandon ? this.pool.destroy() : this.pool.close();
   }
-}
-
-/** Retry-After as delay-seconds or an HTTP-date (RFC 9110 §10.2.3), in milliseconds from now. */
-function parseRetryAfter(value: string): number | undefined {
-  const ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
-  return Number.isFinite(ms) ? Math.max(0, ms) : undefined;
 }

@@ -1,5 +1,5 @@
-// An upstream's Retry-After (RFC 9110 §10.2.3), read where a 429 or 503 carries one: the
-// admission holds the rate limiter for it, the retry waits it out.
+// Retry-After (RFC 9110 §10.2.3), read where an answer carries one: the egress admission holds
+// an upstream's rate limiter for it, the retry waits it out, the span export waits before its next try.
 
 /** Retry-After in ms (delay-seconds or an HTTP-date), or -1 when absent or not valid. */
 export function parseRetryAfter(value: string | string[] | undefined): number {
