@@ -1,6 +1,6 @@
 // The effective config as a user would write it, secrets redacted: for `sidelight check` and GET /config.
 import type { Config } from './load.js';
-import { formatDuration, formatListen } from './values.js';
+import { formatDuration, formatListen, formatServiceUrl, type ServiceUrl } from './values.js';
 
 const DURATION_KEYS = new Set(['timeout', 'requestTimeout', 'interval', 'delay', 'backoff', 'maxBackoff', 'resetTimeout', 'rollingWindow', 'idleTimeout', 'maxDuration']);
 const SECRET_KEYS = new Set(['token']);
@@ -18,7 +18,7 @@ export function describeConfig(config: Config): unknown {
 /** `written` is the same place in the config as written: a duration is shown as it was written there. */
 function toPlain(value: unknown, key: string, written: unknown): unknown {
   if (SECRET_KEYS.has(key)) return value === undefined ? undefined : '[redacted]';
-  if (value instanceof URL) return value.href.replace(/\/$/, '');
+  if (value instanceof URL) return formatServiceUrl(value as ServiceUrl);
   // a number written as a string is a duration; one nobody wrote is a default
   if (typeof value === 'number' && typeof written === 'string') return written;
   if (typeof value === 'number' && DURATION_KEYS.has(key)) return formatDuration(value);

@@ -4,6 +4,7 @@
 // load time on every start (bench/RESULTS.md has the figures).
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import { DEFAULT_GRPC_ERROR_CODES, GRPC_STATUS_NAMES } from '../net/grpc-status.js';
 import { duration, httpUrl, listen, loopbackListen, UPSTREAM_NAME, UPSTREAM_NAME_RULE } from './values.js';
 
 z.config(en());
@@ -148,6 +149,9 @@ export const configSchema = z.strictObject({
   }),
   readiness: section({
     path: z.optional(z.string().check(z.startsWith('/'))),
+    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app); `grpcService` is the service asked about, "" the whole server */
+    grpcHealth: withDefault(z.boolean(), false),
+    grpcService: withDefault(z.string(), ''),
     interval: z.prefault(duration, '5s'),
     timeout: z.prefault(duration, '1s'),
   }),
@@ -158,6 +162,10 @@ export const configSchema = z.strictObject({
   tracing: section({
     exporter: withDefault(z.enum(['otlp', 'console', 'none']), 'otlp'),
     sampleRatio: withDefault(number(0, 1), 1),
+  }),
+  grpc: section({
+    /** gRPC statuses that are the server's fault: RED error rates, error spans and the egress breakers count them */
+    errorCodes: withDefault(z.array(z.enum(GRPC_STATUS_NAMES)), [...DEFAULT_GRPC_ERROR_CODES]),
   }),
   metrics: section({
     enabled: withDefault(z.boolean(), true),
@@ -173,6 +181,8 @@ export const configSchema = z.strictObject({
   }),
   limits: section({
     maxHeaderBytes: withDefault(positiveInt.check(z.maximum(1024 * 1024)), 16384),
+    /** HTTP/2 streams one client connection may have open at once (the SETTINGS it is sent) */
+    maxConcurrentStreams: withDefault(positiveInt.check(z.maximum(10000)), 100),
     maxInflight: withDefault(positiveInt, 10000),
   }),
 });

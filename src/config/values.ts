@@ -53,22 +53,34 @@ export const listen = listenOn('0.0.0.0');
 /** egress and an upstream's own listener: a bare port listens on loopback, where the app is */
 export const loopbackListen = listenOn('127.0.0.1');
 
-export const httpUrl = textTo('must be a URL like "http://127.0.0.1:8080"', (text) => {
+/**
+ * An app's or an upstream's origin. `h2c://host:port` (Traefik's spelling) is HTTP/2 without TLS
+ * by prior knowledge: the URL is then the http:// one, with `h2c` set.
+ */
+export type ServiceUrl = URL & { readonly h2c: boolean };
+
+export const httpUrl = textTo('must be a URL like "http://127.0.0.1:8080"', (text): ServiceUrl | Invalid => {
   let url: URL | undefined;
+  const h2c = /^h2c:\/\//i.test(text);
   try {
-    url = new URL(text);
+    url = new URL(h2c ? `http://${text.slice(6)}` : text);
   } catch {
     url = undefined;
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
-    return new Invalid(`invalid URL "${text}" (needs http:// or https:// and a host)`);
+    return new Invalid(`invalid URL "${text}" (needs http://, https:// or h2c:// and a host)`);
   }
   if (url.username || url.password) return new Invalid('credentials in the URL are not allowed; send them as headers from the app');
   if (url.pathname !== '/' || url.search || url.hash) {
-    return new Invalid(`"${text}": each request goes to this origin with its own path, so a path, query or fragment here would be ignored; write "${url.origin}"`);
+    return new Invalid(`"${text}": each request goes to this origin with its own path, so a path, query or fragment here would be ignored; write "${h2c ? `h2c://${url.host}` : url.origin}"`);
   }
-  return url;
+  return Object.assign(url, { h2c });
 });
+
+/** a ServiceUrl as it is written in the config */
+export function formatServiceUrl(url: ServiceUrl): string {
+  return url.h2c ? `h2c://${url.host}` : url.origin;
+}
 
 /** Why a text was refused: the message the config error shows for its key. */
 class Invalid {

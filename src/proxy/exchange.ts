@@ -1,6 +1,7 @@
 // One request through a listener: the record every layer reads and writes.
 // A class with every field declared up front keeps one hidden class on the hot path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isGrpcContentType } from '../net/grpc-status.js';
 import { parseAbsoluteForm } from '../net/request-target.js';
 
 /** What the core can cancel: set once undici has started the upstream request. */
@@ -66,6 +67,10 @@ export class Exchange {
   readonly query: string;
   /** captured at arrival: the socket is detached from the request once the response is done */
   readonly remoteAddress: string;
+  /** the client speaks HTTP/2: req and res are node:http2's compatibility objects */
+  readonly h2: boolean;
+  /** a gRPC call (content-type application/grpc*, over HTTP/2) */
+  readonly grpc: boolean;
 
   requestId = '';
   /** the matched route template ("/api/items/:id"), "" when none matched */
@@ -89,6 +94,8 @@ export class Exchange {
   durationMs = 0;
   /** retries sent for this exchange (egress: the latest try's number, as its tries report it) */
   retries = 0;
+  /** the gRPC status the call ended with (trailers, a trailers-only answer, or sidelight's own); -1 none */
+  grpcStatus = -1;
   /** a CONNECT to a configured upstream: set by the egress tunnel handler */
   tunnel: TunnelFacts | undefined = undefined;
 
@@ -144,5 +151,7 @@ export class Exchange {
     this.query = q === -1 ? '' : url.slice(q);
     if (this.path === '' && start > 0) this.path = '/';
     this.remoteAddress = req.socket?.remoteAddress ?? '';
+    this.h2 = req.httpVersionMajor === 2;
+    this.grpc = this.h2 && isGrpcContentType(req.headers['content-type']);
   }
 }
