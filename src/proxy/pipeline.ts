@@ -109,11 +109,21 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
    * whatever a layer would have said. It forwards nothing.
    */
   readonly handleRefused = (req: IncomingMessage, socket: Duplex, answer: Rejection): void => {
-    const ex = this.onSocket(req, socket);
+    this.refuse(this.onSocket(req, socket), answer);
+  };
+
+  /** An HTTP/2 request refused on its own stream (a header block past the limit): as handleRefused. */
+  readonly handleRefusedStream = (req: Http2ServerRequest, res: Http2ServerResponse, answer: Rejection): void => {
+    const ex = new Exchange(req as unknown as IncomingMessage, res as unknown as ServerResponse, this.listener);
+    res.on('close', () => this.complete(ex));
+    this.refuse(ex, answer);
+  };
+
+  private refuse(ex: Exchange, answer: Rejection): void {
     const hooks = this.requestHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].onRequest!(ex);
     this.reply(ex, answer);
-  };
+  }
 
   /**
    * Node hands upgrades and CONNECT over without a response object; one bound to the socket
@@ -265,7 +275,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     if (ex.durationMs !== 0) return;
     ex.durationMs = performance.now() - ex.startedAt || Number.MIN_VALUE;
     this.inflight.remove(ex);
-    if (!ex.res.writableFinished && !handedOver(ex)) {
+    if (!ex.answered && !handedOver(ex)) {
       // The client left before the whole answer was sent: stop the upstream work too.
       ex.upstreamCall?.abort(new ClientAbortedError());
       if (!ex.res.headersSent) ex.status = 499;
