@@ -90,6 +90,10 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ex = this.onSocket(req, socket);
+    // `Upgrade: h2c` (curl --http2 on http://) is declined, as RFC 9113 lets a server: the request
+    // is answered over HTTP/1.1 and the app never sees the offer. Its connection closes after the
+    // answer, which Node has already handed over. A body would be in `head`: that one is forwarded.
+    if (isH2cOffer(req)) return this.start(ex, undefined);
     this.start(ex, head);
   };
 
@@ -292,6 +296,10 @@ function ignoreSocketError(): void {}
 /** A 101 to an Upgrade or a 2xx to a CONNECT: the connection became a tunnel, not an unfinished answer. */
 function handedOver(ex: Exchange): boolean {
   return ex.status === 101 || (ex.status === 200 && ex.method === 'CONNECT');
+}
+
+function isH2cOffer(req: IncomingMessage): boolean {
+  return req.headers.upgrade?.toLowerCase() === 'h2c' && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
 }
 
 function needsHttp2(upstream: string): Rejection {

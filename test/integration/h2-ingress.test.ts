@@ -55,6 +55,15 @@ describe('HTTP/2 clients to an HTTP/1.1 app', () => {
     expect(Object.keys(seen.headers).filter((h) => h.startsWith(':'))).toEqual([]);
   });
 
+  it('`Upgrade: h2c` (curl --http2 on http://) is declined: an HTTP/1.1 answer, the app never sees the offer', async () => {
+    const { stdout } = await run('curl', ['-sS', '-i', '--http2', `${sidelight.ingress}/echo/offer`]);
+    expect(stdout).toMatch(/^HTTP\/1.1 200 OK/);
+    const seen = app.received.at(-1)!;
+    expect(seen.url).toBe('/echo/offer');
+    expect(seen.headers.upgrade).toBeUndefined();
+    expect(seen.headers['http2-settings']).toBeUndefined();
+  });
+
   it('HTTP/1.1 clients keep working on the same port', async () => {
     const { stdout } = await run('curl', ['-sS', '-i', `${sidelight.ingress}/echo/h1`]);
     expect(stdout).toMatch(/^HTTP\/1.1 200 OK/);
@@ -116,8 +125,8 @@ describe('HTTP/2 early answers', () => {
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('error', reject);
         stream.on('close', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks), rstCode: stream.rstCode ?? -1 }));
-        // Part of a body whose end never comes.
-        stream.write(Buffer.alloc(64 * 1024));
+        // Part of a body whose end never comes (under the 64 KiB flow-control window).
+        stream.write(Buffer.alloc(32 * 1024));
       });
       expect(answer.status).toBe(413);
       expect(answer.rstCode).toBe(0);
@@ -125,7 +134,7 @@ describe('HTTP/2 early answers', () => {
       const after = await h2request(session, { ':path': '/next', ':authority': authority });
       expect(after.status).toBe(413);
       const line = await sl.waitForLog((l) => l.msg === 'request' && l.requestIncomplete === true);
-      expect(line).toMatchObject({ status: 413, bytesIn: 64 * 1024 });
+      expect(line).toMatchObject({ status: 413, bytesIn: 32 * 1024 });
     } finally {
       session.close();
       await sl.stop();
