@@ -19,6 +19,7 @@ import { createUpstreamTarget, type UpstreamHooks, type UpstreamTarget } from '.
 import { createAppTarget } from './ingress/app-target.js';
 import { accessLogLayer } from './layers/access-log.js';
 import { logUpstreamProtocolErrors } from './telemetry/upstream-protocol-log.js';
+import { protocolAbuseReporter } from './telemetry/protocol-abuse.js';
 import { clientMetricsInterceptor } from './egress/dispatch/client-metrics.js';
 import { egressRejectionsLayer, serverMetricsLayer } from './layers/server-metrics.js';
 import { routeLayer } from './layers/route.js';
@@ -241,8 +242,9 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
 
   // Bind everything; a port that cannot be had is named with its key.
   // Each proxy port takes HTTP/1.1 and HTTP/2 (src/proxy/front-door.ts); the admin port HTTP/1.1.
+  const onAbuse = protocolAbuseReporter(logger, metrics);
   const proxyPort = (key: string, pipeline: Pipeline, address: ListenAddress) => {
-    const door = createProxyListener(pipeline, config.limits);
+    const door = createProxyListener(pipeline, config.limits, onAbuse);
     return { key, name: pipeline.listener, closable: door as Closable, listening: door.server as Parameters<typeof listen>[0], address };
   };
   const adminServer = admin.createServer();

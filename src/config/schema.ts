@@ -149,9 +149,9 @@ export const configSchema = z.strictObject({
   }),
   readiness: section({
     path: z.optional(z.string().check(z.startsWith('/'))),
-    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app); `grpcService` is the service asked about, "" the whole server */
+    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app); `grpcService` is the service asked about, none: the whole server */
     grpcHealth: withDefault(z.boolean(), false),
-    grpcService: withDefault(z.string(), ''),
+    grpcService: z.optional(z.string()),
     interval: z.prefault(duration, '5s'),
     timeout: z.prefault(duration, '1s'),
   }),
