@@ -1,7 +1,7 @@
 // One request through a listener: the record every layer reads and writes.
 // A class with every field declared up front keeps one hidden class on the hot path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, ServerHttp2Stream } from 'node:http2';
 import { isGrpcContentType } from '../net/grpc-status.js';
 import { parseAbsoluteForm } from '../net/request-target.js';
 
@@ -164,7 +164,12 @@ export class Exchange {
    */
   get answered(): boolean {
     if (!this.h2) return this.res.writableFinished;
-    const stream = (this.req as unknown as Http2ServerRequest).stream;
+    const stream = this.stream;
     return stream.writableFinished && !stream.aborted;
+  }
+
+  /** the HTTP/2 stream of an `h2` exchange (for what the compatibility objects do not offer: resets, trailers-only answers) */
+  get stream(): ServerHttp2Stream {
+    return (this.req as unknown as Http2ServerRequest).stream;
   }
 }

@@ -12,7 +12,6 @@ import type { ResponseHeaders } from './layer.js';
 import { streamIdleTimeout } from './timeout-errors.js';
 import { writeTrailersOnly } from './grpc-answer.js';
 import { parseGrpcStatus } from '../net/grpc-status.js';
-import type { Http2ServerResponse } from 'node:http2';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -119,7 +118,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
     const ex = this.ex;
     const res = ex.res;
     if (this.heldHead) {
-      if (!hasAny(trailers)) return writeTrailersOnly(res as unknown as Http2ServerResponse, ex.status, this.heldHead);
+      if (!hasAny(trailers)) return writeTrailersOnly(ex.stream, ex.status, this.heldHead);
       this.releaseHead();
     }
     if (ex.grpc && trailers['grpc-status'] !== undefined) ex.grpcStatus = parseGrpcStatus(trailers['grpc-status']);

@@ -2,7 +2,7 @@
 // stream, gRPC over HTTP/2 §Responses) with the catalogue's gRPC status and a grpc-message saying
 // what happened, so a gRPC client reports "UNAVAILABLE: the upstream's circuit breaker is open"
 // rather than "Received http2 header with status: 503".
-import type { Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { ERRORS, type Rejection } from '../errors.js';
 import type { ResponseHeaders } from './layer.js';
 
@@ -15,8 +15,8 @@ export function grpcAnswerHeaders(r: Rejection): ResponseHeaders {
 }
 
 /** Writes a head that ends the stream: a trailers-only answer. */
-export function writeTrailersOnly(res: Http2ServerResponse, status: number, headers: ResponseHeaders): void {
-  res.stream.respond({ ...(headers as OutgoingHttpHeaders), ':status': status }, { endStream: true });
+export function writeTrailersOnly(stream: ServerHttp2Stream, status: number, headers: ResponseHeaders): void {
+  stream.respond({ ...(headers as OutgoingHttpHeaders), ':status': status }, { endStream: true });
 }
 
 /** grpc-message is percent-encoded UTF-8: everything outside printable ASCII, and '%' itself */

@@ -250,7 +250,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     if (ex.h2) {
       // A new stream refused while draining is reset with REFUSED_STREAM: nothing of it was
       // processed, so any client retries it on another connection (RFC 9113 §8.7).
-      if (r.code === 'draining') return void (res as unknown as Http2ServerResponse).stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+      if (r.code === 'draining') return void ex.stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
       if (ex.grpc) return this.replyGrpc(ex, r);
     }
     const body = errorBody(r, ex.requestId, ex.upstream);
@@ -272,7 +272,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     ex.grpcStatus = ERRORS[r.code].grpcStatus;
     this.beforeResponse(ex, headers);
     if (bodyUnfinished(ex)) beforeEarlyHead(ex, headers, true);
-    writeTrailersOnly(ex.res as unknown as Http2ServerResponse, 200, headers);
+    writeTrailersOnly(ex.stream, 200, headers);
   }
 
   private complete(ex: Exchange): void {
@@ -309,7 +309,7 @@ function needsHttp2(upstream: string): Rejection {
 
 /** The request has a body to forward: a non-zero Content-Length, or chunked; on HTTP/2, a stream not ended with its headers. */
 function hasBody(ex: Exchange): boolean {
-  if (ex.h2) return !(ex.req as unknown as Http2ServerRequest).stream.endAfterHeaders;
+  if (ex.h2) return !ex.stream.endAfterHeaders;
   const req = ex.req;
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';
