@@ -93,6 +93,13 @@ describe('gRPC through ingress to an h2c app', () => {
     expect(bytes).toBe(40 * 256 * 1024);
   });
 
+  it('a unary call whose answer is later than `timeout`: DEADLINE_EXCEEDED from sidelight, saying so', async () => {
+    const err = await failureOf(sayVia(client, { delayMs: 2_500 }));
+    expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(err.details).toBe('upstream did not answer in time');
+    expect(err.metadata.get('x-request-id')).toHaveLength(1);
+  });
+
   it('grpc-timeout: the app gets what is left of the deadline; past it the call ends DEADLINE_EXCEEDED', async () => {
     const reply = await sayVia(client, { message: 'x' }, new grpc.Metadata(), { deadline: Date.now() + 5_000 });
     const left = Number(md(reply)['deadline-ms']);
