@@ -10,7 +10,7 @@ import type { Inflight } from './inflight.js';
 import { writeInformational } from './informational.js';
 import type { ResponseHeaders } from './layer.js';
 import { streamIdleTimeout } from './timeout-errors.js';
-import { writeTrailersOnly } from './grpc-answer.js';
+import { endGrpcCall, writeTrailersOnly } from './grpc-answer.js';
 import { parseGrpcStatus } from '../net/grpc-status.js';
 
 type Controller = Dispatcher.DispatchController;
@@ -153,6 +153,9 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
     const ex = this.ex;
     ex.errorCode ??= failure.code;
     ex.errorType ??= failure.errorType;
+    // A gRPC call can still be ended properly: trailers with the status say why, where a reset
+    // would reach the client as "call ended without gRPC status".
+    if (ex.grpc && !ex.res.writableEnded && !ex.stream.destroyed) return endGrpcCall(ex, failure);
     ex.res.destroy();
   }
 }

@@ -4,6 +4,7 @@
 // rather than "Received http2 header with status: 503".
 import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { ERRORS, type Rejection } from '../errors.js';
+import type { Exchange } from './exchange.js';
 import type { ResponseHeaders } from './layer.js';
 
 export function grpcAnswerHeaders(r: Rejection): ResponseHeaders {
@@ -12,6 +13,15 @@ export function grpcAnswerHeaders(r: Rejection): ResponseHeaders {
     'grpc-status': String(ERRORS[r.code].grpcStatus),
     'grpc-message': encodeGrpcMessage(r.message),
   };
+}
+
+/** Ends a gRPC call whose answer has started: trailers with the failure's gRPC status and message. */
+export function endGrpcCall(ex: Exchange, r: Rejection): void {
+  const trailers = grpcAnswerHeaders(r);
+  delete trailers['content-type'];
+  ex.grpcStatus = ERRORS[r.code].grpcStatus;
+  ex.res.addTrailers(trailers as Record<string, string>);
+  ex.res.end();
 }
 
 /** Writes a head that ends the stream: a trailers-only answer. */
