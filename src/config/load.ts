@@ -189,6 +189,7 @@ function finish(parsed: ParsedConfig, env: Env): Config {
   }));
   checkUnique(upstreams, parsed);
   checkCounterRoutes(upstreams, parsed);
+  checkGrpcHealth(parsed);
   const service = parsed.service ?? (env.OTEL_SERVICE_NAME || 'app');
   // A route with limits of its own is a route: the route layer matches it like the others.
   const routes = [...parsed.ingress.routes];
@@ -228,6 +229,16 @@ function readCa(name: string, file: string): string {
     throw new ConfigError(`egress.upstreams.${name}.ca: "${file}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   return pem;
+}
+
+/** the gRPC health check is an HTTP/2 call: it needs an h2c:// app, and it replaces readiness.path */
+function checkGrpcHealth(parsed: ParsedConfig): void {
+  const { readiness, ingress } = parsed;
+  if (!readiness.grpcHealth) return;
+  if (!ingress.app.h2c) {
+    throw new ConfigError(`readiness.grpcHealth: the gRPC health check speaks HTTP/2 without TLS, so ingress.app must be an h2c:// URL (it is "${ingress.app.origin}"; write "h2c://${ingress.app.host}")`);
+  }
+  if (readiness.path !== undefined) throw new ConfigError('readiness.grpcHealth: set readiness.path or readiness.grpcHealth, not both: each is the whole app check');
 }
 
 /** a derived counter's route must be one of its listener's templates, or it would never count */

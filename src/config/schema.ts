@@ -149,9 +149,10 @@ export const configSchema = z.strictObject({
   }),
   readiness: section({
     path: z.optional(z.string().check(z.startsWith('/'))),
-    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app); `grpcService` is the service asked about, "" the whole server */
+    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app) */
     grpcHealth: withDefault(z.boolean(), false),
-    grpcService: withDefault(z.string(), ''),
+    /** the service Health/Check is asked about; left out, the whole server ("") */
+    grpcService: z.optional(z.string()),
     interval: z.prefault(duration, '5s'),
     timeout: z.prefault(duration, '1s'),
   }),

@@ -11,7 +11,8 @@ import Pool from 'undici/lib/dispatcher/pool.js';
 
 export { buildConnector, Client, Pool };
 export type Pool = undici.Pool;
-export type PoolOptions = undici.Pool.Options;
+/** `useH2c` (HTTP/2 without TLS, by prior knowledge) is an option of undici's Client its declarations leave out */
+export type PoolOptions = undici.Pool.Options & { useH2c?: boolean };
 export type ConnectorOptions = undici.buildConnector.BuildOptions;
 export type Connector = undici.buildConnector.connector;
 
