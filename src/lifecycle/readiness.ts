@@ -87,7 +87,7 @@ export class Readiness {
     if (this.client) return this.client;
     const options: PoolOptions = { keepAliveTimeout: 60_000, ...(app.h2c ? { allowH2: true, useH2c: true } : {}) };
     const client = new Client(app.origin, options);
-    this.client = app.h2c ? client.compose(h2TrailersInterceptor) : client;
+    this.client = app.h2c ? client.compose(h2TrailersInterceptor()) : client;
     return this.client;
   }
 

@@ -1,43 +1,31 @@
-// undici 7.30's HTTP/2 client ends a request with node:http2's trailers object
-// (client-h2.js: `request.onComplete(trailers)`), where its handlers read a raw [name, value, …]
-// list: parsed as one, the trailers come out empty, and with them a gRPC answer's grpc-status.
-// undici keeps what it was given on the controller it hands new-API handlers (`rawTrailers`);
-// this interceptor, composed directly onto a pool that may speak h2, passes that object up as
-// the trailers. HTTP/1.1 answers (a raw list there) pass untouched.
-import type { Duplex } from 'node:stream';
+// undici's HTTP/2 client hands a response's trailers to the handler API as Node's header object,
+// and the API's adapter parses them as the flat HTTP/1.1 list, so handlers receive none (undici
+// 7.30.2). gRPC's status travels in the trailers; this interceptor, innermost on an h2 pool, gives
+// every handler above it the trailers as an object of strings.
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from './layer.js';
 
-type Controller = Dispatcher.DispatchController;
-type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController & { rawTrailers?: unknown };
 
-class H2TrailersHandler implements Handler {
-  constructor(private readonly handler: Handler) {}
-
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.handler.onRequestStart?.(controller, context);
-  }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: Duplex): void {
-    this.handler.onRequestUpgrade?.(controller, statusCode, headers as never, socket);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
-    this.handler.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.handler.onResponseData?.(controller, chunk);
-  }
-
-  onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    const sent = (controller as { rawTrailers?: unknown }).rawTrailers;
-    this.handler.onResponseEnd?.(controller, (sent !== null && typeof sent === 'object' && !Array.isArray(sent) ? Object.fromEntries(Object.entries(sent)) : trailers) as never);
-  }
-
-  onResponseError(controller: Controller, err: Error): void {
-    this.handler.onResponseError?.(controller, err);
-  }
+export function h2TrailersInterceptor(): Dispatcher.DispatcherComposeInterceptor {
+  return (dispatch) => (opts, handler) =>
+    dispatch(opts, {
+      onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
+      onRequestUpgrade: (c, status, headers, socket) => handler.onRequestUpgrade?.(c, status, headers, socket),
+      onResponseStart: (c, status, headers, message) => handler.onResponseStart?.(c, status, headers, message),
+      onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
+      onResponseEnd: (c: Controller, trailers) => handler.onResponseEnd?.(c, trailersOf(c, trailers)),
+      onResponseError: (c, err) => handler.onResponseError?.(c, err),
+    });
 }
 
-export const h2TrailersInterceptor: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => dispatch(opts, new H2TrailersHandler(handler));
+function trailersOf(controller: Controller, parsed: ResponseHeaders): ResponseHeaders {
+  const raw = controller.rawTrailers;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return parsed;
+  const out: ResponseHeaders = {};
+  for (const name of Object.keys(raw)) {
+    const value = (raw as Record<string, unknown>)[name];
+    out[name] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return out;
+}
