@@ -187,6 +187,7 @@ function finish(parsed: ParsedConfig, env: Env): Config {
     hosts: (u.hosts ?? [u.url.host]).map((h) => h.toLowerCase()),
     caPem: u.ca === undefined ? undefined : readCa(name, u.ca),
   }));
+  for (const u of upstreams) checkHttp2(u);
   checkUnique(upstreams, parsed);
   checkCounterRoutes(upstreams, parsed);
   checkGrpcHealth(parsed);
@@ -229,6 +230,15 @@ function readCa(name: string, file: string): string {
     throw new ConfigError(`egress.upstreams.${name}.ca: "${file}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   return pem;
+}
+
+/** HTTP/2 is offered by ALPN inside TLS, or spoken by prior knowledge to an h2c:// origin */
+function checkHttp2(u: Upstream): void {
+  const key = `egress.upstreams.${u.name}.http2`;
+  if (u.url.h2c && u.http2 === false) throw new ConfigError(`${key}: an h2c:// upstream speaks only HTTP/2; for HTTP/1.1 write "http://${u.url.host}"`);
+  if (u.http2 && u.url.protocol === 'http:' && !u.url.h2c) {
+    throw new ConfigError(`${key}: HTTP/2 without TLS cannot be negotiated; write "h2c://${u.url.host}" if the upstream speaks it by prior knowledge`);
+  }
 }
 
 /** the gRPC health check is an HTTP/2 call: it needs an h2c:// app, and it replaces readiness.path */

@@ -1,0 +1,160 @@
+// Egress to HTTP/2 upstreams: the app speaks HTTP/1.1 to sidelight, sidelight speaks h2 by prior
+// knowledge to an h2c:// upstream and offers it by ALPN to an https:// one with `http2: true`.
+// The upstreams are node:http2 servers, so what crossed the wire is what they saw.
+import { createServer, createSecureServer, constants, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2SecureServer } from 'node:http2';
+import { request } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCerts } from '../helpers/fake-api.js';
+import { runCli, startSidelight, writeConfig, type RunningSidelight } from '../helpers/sidelight.js';
+
+interface Seen {
+  version: string;
+  method: string;
+  path: string;
+  authority: string | undefined;
+  te: string | undefined;
+  body: string;
+}
+
+interface H2Api {
+  port: number;
+  seen: Seen[];
+  /** how the next request is answered (default: a JSON echo with a trailer) */
+  answer: (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+  close(): Promise<void>;
+}
+
+function echo(req: Http2ServerRequest, res: Http2ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.addTrailers({ 'x-upstream-trailer': 'done' });
+  res.end(JSON.stringify({ version: req.httpVersion }));
+}
+
+async function startH2Api(server: Http2Server | Http2SecureServer): Promise<H2Api> {
+  const api: H2Api = {
+    port: 0,
+    seen: [],
+    answer: echo,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+  server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      api.seen.push({ version: req.httpVersion, method: req.method, path: req.url, authority: req.headers[':authority'] ?? req.headers.host, te: req.headers.te as string | undefined, body });
+      api.answer(req, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  api.port = (server.address() as AddressInfo).port;
+  return api;
+}
+
+/** an HTTP/1.1 request as the app sends it, with the response's trailers */
+function appRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  return new Promise<{ status: number; body: string; trailers: Record<string, string | undefined>; complete: boolean }>((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, trailers: res.trailers, complete: res.complete }));
+      res.on('aborted', () => resolve({ status: res.statusCode ?? 0, body, trailers: {}, complete: false }));
+      res.on('error', () => undefined);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+describe('egress to HTTP/2 upstreams', () => {
+  let h2c: H2Api;
+  let tls: H2Api;
+  let sl: RunningSidelight;
+
+  beforeAll(async () => {
+    const certs = await makeCerts();
+    const caFile = join(mkdtempSync(join(tmpdir(), 'sidelight-h2-')), 'ca.pem');
+    writeFileSync(caFile, certs.caCert);
+    h2c = await startH2Api(createServer());
+    // allowHTTP1: the same server answers HTTP/1.1 when ALPN does not offer h2
+    tls = await startH2Api(createSecureServer({ key: certs.key, cert: certs.cert, allowHTTP1: true }));
+    const https = `https://localhost:${tls.port}`;
+    sl = await startSidelight({
+      config: {
+        egress: {
+          upstreams: {
+            cleartext: { url: `h2c://127.0.0.1:${h2c.port}`, retry: { attempts: 0 } },
+            alpn: { url: https, ca: caFile, http2: true, hosts: ['alpn.test'] },
+            plain: { url: https, ca: caFile, hosts: ['plain.test'] },
+          },
+        },
+      },
+    });
+  });
+  afterAll(async () => {
+    await sl?.stop();
+    await h2c?.close();
+    await tls?.close();
+  });
+
+  it('h2c://: the app’s HTTP/1.1 requests go as HTTP/2 by prior knowledge, bodies and trailers both ways', async () => {
+    const got = await appRequest(`${sl.egress}/cleartext/v1/items?page=2`);
+    expect(got).toMatchObject({ status: 200, body: JSON.stringify({ version: '2.0' }), trailers: { 'x-upstream-trailer': 'done' } });
+    const posted = await appRequest(`${sl.egress}/cleartext/v1/items`, { method: 'POST', headers: { 'content-type': 'application/json', te: 'trailers' }, body: '{"name":"a"}' });
+    expect(posted.status).toBe(200);
+    expect(h2c.seen).toEqual([
+      { version: '2.0', method: 'GET', path: '/v1/items?page=2', authority: `127.0.0.1:${h2c.port}`, te: undefined, body: '' },
+      // te: trailers, the one TE HTTP/2 allows, goes on (gRPC servers need it)
+      { version: '2.0', method: 'POST', path: '/v1/items', authority: `127.0.0.1:${h2c.port}`, te: 'trailers', body: '{"name":"a"}' },
+    ]);
+  });
+
+  it('https:// with http2: true offers h2 by ALPN; without it the upstream is spoken to in HTTP/1.1', async () => {
+    const alpn = await appRequest(`${sl.egress}/alpn/v1/charges`, { method: 'POST', body: 'amount=100' });
+    expect(alpn).toMatchObject({ status: 200, body: JSON.stringify({ version: '2.0' }), trailers: { 'x-upstream-trailer': 'done' } });
+    const plain = await appRequest(`${sl.egress}/plain/v1/charges`, { method: 'POST', body: 'amount=100' });
+    expect(plain).toMatchObject({ status: 200, body: JSON.stringify({ version: '1.1' }) });
+    expect(tls.seen.map((s) => [s.version, s.path, s.body])).toEqual([
+      ['2.0', '/v1/charges', 'amount=100'],
+      ['1.1', '/v1/charges', 'amount=100'],
+    ]);
+  });
+
+  it('never sends a call again once part of its answer came, even one the retry policy allows (Idempotency-Key)', async () => {
+    const before = h2c.seen.length;
+    h2c.answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/grpc' });
+      res.write(Buffer.from([0, 0, 0, 0, 9, 1, 2]), () => res.stream.close(constants.NGHTTP2_INTERNAL_ERROR));
+    };
+    try {
+      const got = await appRequest(`${sl.egress}/cleartext/sidelight.test.v1.Echo/Say`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/grpc', te: 'trailers', 'idempotency-key': 'call-1' },
+        body: '\0\0\0\0\0',
+      });
+      expect(got).toMatchObject({ status: 200, complete: false });
+    } finally {
+      h2c.answer = echo;
+    }
+    expect(h2c.seen.length - before).toBe(1);
+  });
+});
+
+describe('egress http2 config', () => {
+  it('refuses http2: false for an h2c:// upstream and http2: true for an http:// one: exit 2, the key named', async () => {
+    for (const [upstream, words] of [
+      [{ url: 'h2c://127.0.0.1:50051', http2: false }, 'egress.upstreams.api.http2: an h2c:// upstream speaks only HTTP/2; for HTTP/1.1 write "http://127.0.0.1:50051"'],
+      [{ url: 'http://127.0.0.1:50051', http2: true }, 'egress.upstreams.api.http2: HTTP/2 without TLS cannot be negotiated; write "h2c://127.0.0.1:50051"'],
+    ] as const) {
+      const { code, stderr } = await runCli(['check', '--config', writeConfig({ egress: { upstreams: { api: upstream } } })]);
+      expect(code, stderr).toBe(2);
+      expect(stderr).toContain(words);
+      expect(stderr).not.toMatch(/\n\s+at .+:\d+/);
+    }
+  });
+});
