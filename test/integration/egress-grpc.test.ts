@@ -9,72 +9,92 @@ import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 
 const hostPort = (url: string) => url.replace(/^http:\/\//, '');
 
-describe('gRPC through egress to an h2c:// upstream', () => {
-  let app: GrpcApp;
-  let sl: RunningSidelight;
-  let client: EchoClient;
-
+/**
+ * A grpc-js app, a sidelight whose "echo" upstream is that app (no retries, this breaker, its own
+ * listener) and a client of that listener, for the tests of one describe block.
+ */
+function egressToGrpcApp(config: Record<string, unknown>, breaker: Record<string, unknown>) {
+  const setup = {} as { app: GrpcApp; sl: RunningSidelight; client: EchoClient };
   beforeAll(async () => {
-    app = await startGrpcApp();
-    sl = await startSidelight({
-      config: {
-        egress: {
-          upstreams: {
-            echo: {
-              url: app.url,
-              listen: '127.0.0.1:0',
-              retry: { attempts: 0 },
-              breaker: { volumeThreshold: 4, errorThresholdPercentage: 50, resetTimeout: '1m', rollingWindow: '1m' },
-            },
-          },
-        },
-      },
-    });
-    client = echoClient(hostPort(sl.url['egress:echo']));
+    setup.app = await startGrpcApp();
+    const echo = { url: setup.app.url, listen: '127.0.0.1:0', retry: { attempts: 0 }, breaker: { ...breaker, resetTimeout: '1m', rollingWindow: '1m' } };
+    setup.sl = await startSidelight({ config: { ...config, egress: { upstreams: { echo } } } });
+    setup.client = echoClient(hostPort(setup.sl.url['egress:echo']));
   });
   afterAll(async () => {
-    client?.close();
-    await sl?.stop();
-    await app?.close();
+    setup.client?.close();
+    await setup.sl?.stop();
+    await setup.app?.close();
   });
+  return setup;
+}
+
+describe('gRPC through egress to an h2c:// upstream', () => {
+  const setup = egressToGrpcApp({}, { volumeThreshold: 4, errorThresholdPercentage: 50 });
 
   it('unary and server streaming calls, with the app’s statuses and trailers back', async () => {
-    expect((await sayVia(client, { message: 'hello' })).message).toBe('hello');
+    expect((await sayVia(setup.client, { message: 'hello' })).message).toBe('hello');
     const got: string[] = [];
-    for await (const m of client.stream({ message: 'tick', count: 3 })) got.push((m as EchoReply).message);
+    for await (const m of setup.client.stream({ message: 'tick', count: 3 })) got.push((m as EchoReply).message);
     expect(got).toEqual(['tick 0', 'tick 1', 'tick 2']);
-    expect(await failureOf(sayVia(client, { failCode: grpc.status.NOT_FOUND }))).toMatchObject({ code: grpc.status.NOT_FOUND, details: 'asked to fail with 5' });
-    expect(await breakerState(sl.admin, 'echo')).toMatchObject({ state: 'closed', failures: 0 });
+    expect(await failureOf(sayVia(setup.client, { failCode: grpc.status.NOT_FOUND }))).toMatchObject({ code: grpc.status.NOT_FOUND, details: 'asked to fail with 5' });
+    expect(await breakerState(setup.sl.admin, 'echo')).toMatchObject({ state: 'closed', failures: 0 });
+  });
+
+  it('bidirectional streaming: each message echoed as it arrives, both ways through sidelight', async () => {
+    const call = setup.client.chat();
+    const replies: string[] = [];
+    for (const message of ['one', 'two', 'three']) {
+      const reply = new Promise<EchoReply>((resolve) => call.once('data', resolve));
+      call.write({ message });
+      // the next message goes only once this one's echo came back through sidelight
+      replies.push((await reply).message);
+    }
+    call.end();
+    await new Promise((resolve) => call.on('status', resolve));
+    expect(replies).toEqual(['one', 'two', 'three']);
   });
 
   it('NOT_FOUND answers, the caller’s problem, never open the breaker', async () => {
     for (let i = 0; i < 6; i++) {
-      expect(await failureOf(sayVia(client, { failCode: grpc.status.NOT_FOUND }))).toMatchObject({ code: grpc.status.NOT_FOUND });
+      expect(await failureOf(sayVia(setup.client, { failCode: grpc.status.NOT_FOUND }))).toMatchObject({ code: grpc.status.NOT_FOUND });
     }
-    expect(await breakerState(sl.admin, 'echo')).toMatchObject({ state: 'closed', failures: 0 });
+    expect(await breakerState(setup.sl.admin, 'echo')).toMatchObject({ state: 'closed', failures: 0 });
   });
 
   it('UNAVAILABLE answers (HTTP 200 with grpc-status 14) open it; then calls fail fast as UNAVAILABLE, the app never called', async () => {
     // a fresh window: the successes above would keep the failure rate under 50%
-    expect((await send(`${sl.admin}/circuit-breakers/echo/reset`, { method: 'POST' })).status).toBe(200);
+    expect((await send(`${setup.sl.admin}/circuit-breakers/echo/reset`, { method: 'POST' })).status).toBe(200);
     // grpc-js answers a unary failure trailers-only (grpc-status in the head) …
     for (let i = 0; i < 2; i++) {
-      expect(await failureOf(sayVia(client, { failCode: grpc.status.UNAVAILABLE }))).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'asked to fail with 14' });
+      expect(await failureOf(sayVia(setup.client, { failCode: grpc.status.UNAVAILABLE }))).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'asked to fail with 14' });
     }
     // … and a stream that fails after its messages in the trailers
     for (let i = 0; i < 2; i++) {
       const got: string[] = [];
       const failed = await failureOf((async () => {
-        for await (const m of client.stream({ message: 'tick', count: 2, failCode: grpc.status.UNAVAILABLE })) got.push((m as EchoReply).message);
+        for await (const m of setup.client.stream({ message: 'tick', count: 2, failCode: grpc.status.UNAVAILABLE })) got.push((m as EchoReply).message);
       })());
       expect(failed.code).toBe(grpc.status.UNAVAILABLE);
       expect(got).toEqual(['tick 0', 'tick 1']);
     }
-    expect(await breakerState(sl.admin, 'echo')).toMatchObject({ state: 'open', failures: 4, lastFailure: { error: 'grpc_UNAVAILABLE' } });
-    const calls = app.calls.length;
-    const refused = await failureOf(sayVia(client, { message: 'again' }));
+    expect(await breakerState(setup.sl.admin, 'echo')).toMatchObject({ state: 'open', failures: 4, lastFailure: { error: 'grpc_UNAVAILABLE' } });
+    const calls = setup.app.calls.length;
+    const refused = await failureOf(sayVia(setup.client, { message: 'again' }));
     expect(refused.code).toBe(grpc.status.UNAVAILABLE);
     expect(refused.details).toMatch(/circuit breaker for echo is open/);
-    expect(app.calls.length).toBe(calls);
+    expect(setup.app.calls.length).toBe(calls);
+  });
+});
+
+describe('grpc.errorCodes decides what the egress breaker counts', () => {
+  const setup = egressToGrpcApp({ grpc: { errorCodes: ['NOT_FOUND'] } }, { volumeThreshold: 3 });
+
+  it('counts only the configured statuses: UNAVAILABLE is then an answer, NOT_FOUND a failure', async () => {
+    for (let i = 0; i < 3; i++) await failureOf(sayVia(setup.client, { failCode: grpc.status.UNAVAILABLE }));
+    expect(await breakerState(setup.sl.admin, 'echo')).toMatchObject({ state: 'closed', failures: 0, successes: 3 });
+    expect((await send(`${setup.sl.admin}/circuit-breakers/echo/reset`, { method: 'POST' })).status).toBe(200);
+    for (let i = 0; i < 3; i++) await failureOf(sayVia(setup.client, { failCode: grpc.status.NOT_FOUND }));
+    expect(await breakerState(setup.sl.admin, 'echo')).toMatchObject({ state: 'open', failures: 3, lastFailure: { error: 'grpc_NOT_FOUND' } });
   });
 });
