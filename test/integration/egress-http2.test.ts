@@ -4,10 +4,11 @@
 import { createServer, createSecureServer, constants, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2SecureServer } from 'node:http2';
 import { request } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metric } from '../helpers/egress.js';
 import { makeCerts } from '../helpers/fake-api.js';
 import { runCli, startSidelight, writeConfig, type RunningSidelight } from '../helpers/sidelight.js';
 
@@ -22,6 +23,8 @@ interface Seen {
 
 interface H2Api {
   port: number;
+  /** its TCP connections (node:http2 keeps a session's own socket out of reach) */
+  sockets: Socket[];
   seen: Seen[];
   /** how the next request is answered (default: a JSON echo with a trailer) */
   answer: (req: Http2ServerRequest, res: Http2ServerResponse) => void;
@@ -37,10 +40,12 @@ function echo(req: Http2ServerRequest, res: Http2ServerResponse): void {
 async function startH2Api(server: Http2Server | Http2SecureServer): Promise<H2Api> {
   const api: H2Api = {
     port: 0,
+    sockets: [],
     seen: [],
     answer: echo,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+  server.on('connection', (socket: Socket) => api.sockets.push(socket));
   server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
     let body = '';
     req.setEncoding('utf8');
@@ -123,6 +128,30 @@ describe('egress to HTTP/2 upstreams', () => {
       ['2.0', '/v1/charges', 'amount=100'],
       ['1.1', '/v1/charges', 'amount=100'],
     ]);
+  });
+
+  it('a request lost with a reused HTTP/2 connection is sent once more on a new one, its trailers kept', async () => {
+    // the upstream drops a connection, unannounced (no GOAWAY), when its second request arrives
+    const perSession = new WeakMap<object, number>();
+    h2c.answer = (req, res) => {
+      const session = req.stream.session!;
+      const n = (perSession.get(session) ?? 0) + 1;
+      perSession.set(session, n);
+      if (n === 2) return void h2c.sockets.find((socket) => socket.remotePort === req.socket.remotePort)?.destroy();
+      echo(req, res);
+    };
+    try {
+      const first = await appRequest(`${sl.egress}/cleartext/v1/first`);
+      const second = await appRequest(`${sl.egress}/cleartext/v1/second`);
+      expect([first, second]).toMatchObject([
+        { status: 200, trailers: { 'x-upstream-trailer': 'done' } },
+        { status: 200, trailers: { 'x-upstream-trailer': 'done' } },
+      ]);
+    } finally {
+      h2c.answer = echo;
+    }
+    expect(h2c.seen.slice(-3).map((s) => s.path)).toEqual(['/v1/first', '/v1/second', '/v1/second']);
+    expect(await metric(sl.admin, 'sidelight_upstream_stale_connection_retries_total{upstream="cleartext"}')).toBe(1);
   });
 
   it('never sends a call again once part of its answer came, even one the retry policy allows (Idempotency-Key)', async () => {
