@@ -1,4 +1,6 @@
 // readiness.grpcHealth: /ready follows a real gRPC app's grpc.health.v1.Health/Check answer.
+import { createServer, type Http2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { send, until } from '../helpers/http.js';
 import { grpc, startGrpcApp, type GrpcApp } from '../helpers/grpc-app.js';
@@ -6,11 +8,12 @@ import { runCli, startSidelight, writeConfig, type RunningSidelight } from '../h
 
 const started: RunningSidelight[] = [];
 const apps: GrpcApp[] = [];
-const servers: grpc.Server[] = [];
+const servers: Array<grpc.Server | Http2Server> = [];
 afterAll(async () => {
   await Promise.all(started.map((s) => s.stop()));
   await Promise.all(apps.map((a) => a.close()));
-  for (const s of servers) s.forceShutdown();
+  for (const s of servers) if (s instanceof grpc.Server) s.forceShutdown();
+  await Promise.all(servers.map((s) => (s instanceof grpc.Server ? undefined : new Promise((resolve) => s.close(resolve)))));
 });
 
 async function appCheck(sl: RunningSidelight): Promise<{ status: number; app: string }> {
@@ -69,6 +72,21 @@ describe('readiness over the gRPC health protocol', () => {
     const r = await untilCheck(sl, (c) => !c.startsWith('pending'), 'first check');
     expect(r.status).toBe(503);
     expect(r.app).toMatch(/^failing: grpc health: UNIMPLEMENTED .*grpc\.health\.v1\.Health\/Check/);
+  });
+
+  it('asks an h2c:// app its readiness.path over HTTP/2', async () => {
+    const versions: string[] = [];
+    const h2app = createServer((req, res) => {
+      versions.push(req.httpVersion);
+      res.writeHead(req.url === '/healthz' ? 200 : 404).end();
+    });
+    servers.push(h2app);
+    await new Promise<void>((resolve) => h2app.listen(0, '127.0.0.1', resolve));
+    const port = (h2app.address() as AddressInfo).port;
+    const sl = await startSidelight({ config: { ingress: { app: `h2c://127.0.0.1:${port}` }, readiness: { path: '/healthz', interval: '50ms' } } });
+    started.push(sl);
+    expect(await untilCheck(sl, (c) => !c.startsWith('pending'), 'first check')).toEqual({ status: 200, app: 'ok' });
+    expect(versions[0]).toBe('2.0');
   });
 
   it('refuses readiness.grpcHealth for an app that is not h2c://, and beside readiness.path: exit 2, the key named', async () => {
