@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metric } from '../helpers/egress.js';
+import { breakerState, metric } from '../helpers/egress.js';
 import { makeCerts } from '../helpers/fake-api.js';
 import { runCli, startSidelight, writeConfig, type RunningSidelight } from '../helpers/sidelight.js';
 
@@ -94,6 +94,7 @@ describe('egress to HTTP/2 upstreams', () => {
         egress: {
           upstreams: {
             cleartext: { url: `h2c://127.0.0.1:${h2c.port}`, retry: { attempts: 0 } },
+            hurried: { url: `h2c://127.0.0.1:${h2c.port}`, hosts: ['hurried.test'], timeout: '300ms', retry: { attempts: 0 } },
             alpn: { url: https, ca: caFile, http2: true, hosts: ['alpn.test'] },
             plain: { url: https, ca: caFile, hosts: ['plain.test'] },
           },
@@ -152,6 +153,22 @@ describe('egress to HTTP/2 upstreams', () => {
     }
     expect(h2c.seen.slice(-3).map((s) => s.path)).toEqual(['/v1/first', '/v1/second', '/v1/second']);
     expect(await metric(sl.admin, 'sidelight_upstream_stale_connection_retries_total{upstream="cleartext"}')).toBe(1);
+  });
+
+  it('the per-try timeout ends an HTTP/2 try that gets no answer: 504, a breaker failure, the stream closed', async () => {
+    // undici closes the stream with RST_STREAM (NO_ERROR): the upstream is not left holding it
+    const closed = new Promise<boolean>((resolve) => {
+      h2c.answer = (req, res) => req.stream.once('close', () => resolve(res.headersSent));
+    });
+    try {
+      const got = await appRequest(`${sl.egress}/hurried/v1/slow`);
+      expect(got.status).toBe(504);
+      expect(JSON.parse(got.body)).toMatchObject({ error: 'upstream_timeout', upstream: 'hurried' });
+      expect(await closed).toBe(false);
+    } finally {
+      h2c.answer = echo;
+    }
+    expect(await breakerState(sl.admin, 'hurried')).toMatchObject({ failures: 1, lastFailure: { error: 'timeout' } });
   });
 
   it('never sends a call again once part of its answer came, even one the retry policy allows (Idempotency-Key)', async () => {
