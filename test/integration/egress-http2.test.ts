@@ -93,7 +93,7 @@ describe('egress to HTTP/2 upstreams', () => {
       config: {
         egress: {
           upstreams: {
-            cleartext: { url: `h2c://127.0.0.1:${h2c.port}`, retry: { attempts: 0 } },
+            cleartext: { url: `h2c://127.0.0.1:${h2c.port}` },
             hurried: { url: `h2c://127.0.0.1:${h2c.port}`, hosts: ['hurried.test'], timeout: '300ms', retry: { attempts: 0 } },
             alpn: { url: https, ca: caFile, http2: true, hosts: ['alpn.test'] },
             plain: { url: https, ca: caFile, hosts: ['plain.test'] },
@@ -169,6 +169,35 @@ describe('egress to HTTP/2 upstreams', () => {
       h2c.answer = echo;
     }
     expect(await breakerState(sl.admin, 'hurried')).toMatchObject({ failures: 1, lastFailure: { error: 'timeout' } });
+  });
+
+  it('retries a stream the upstream refused (REFUSED_STREAM: not processed) where the retry policy allows; never after another reset', async () => {
+    /** the next request's stream is reset with `code` before any answer, the ones after are answered */
+    const resetNext = (code: number) => {
+      let first = true;
+      h2c.answer = (req, res) => {
+        if (!first) return echo(req, res);
+        first = false;
+        res.stream.close(code);
+      };
+    };
+    const tries = async (path: string, options: Parameters<typeof appRequest>[1], code: number) => {
+      resetNext(code);
+      const before = h2c.seen.length;
+      const got = await appRequest(`${sl.egress}/cleartext${path}`, options);
+      return { status: got.status, tries: h2c.seen.length - before };
+    };
+    try {
+      expect(await tries('/v1/refused', {}, constants.NGHTTP2_REFUSED_STREAM)).toEqual({ status: 200, tries: 2 });
+      // a POST goes twice only with an Idempotency-Key, whatever the upstream says
+      expect(await tries('/v1/refused', { method: 'POST', body: 'a' }, constants.NGHTTP2_REFUSED_STREAM)).toEqual({ status: 502, tries: 1 });
+      expect(await tries('/v1/refused', { method: 'POST', body: 'a', headers: { 'idempotency-key': 'k-1' } }, constants.NGHTTP2_REFUSED_STREAM)).toEqual({ status: 200, tries: 2 });
+      // any other reset may come after the upstream acted on the request
+      expect(await tries('/v1/broken', {}, constants.NGHTTP2_INTERNAL_ERROR)).toEqual({ status: 502, tries: 1 });
+    } finally {
+      h2c.answer = echo;
+    }
+    expect(await metric(sl.admin, 'sidelight_upstream_retries_total{upstream="cleartext",reason="refused_stream"}')).toBe(2);
   });
 
   it('never sends a call again once part of its answer came, even one the retry policy allows (Idempotency-Key)', async () => {
