@@ -1,8 +1,12 @@
 // gRPC through egress, as a grpc-js client and app see it: the client dials an upstream's
 // dedicated listener (HTTP/2 by prior knowledge), sidelight calls the h2c:// app; and the
 // upstream's breaker judges the calls by their grpc-status, not by HTTP's 200.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { breakerState } from '../helpers/egress.js';
+import { makeCerts } from '../helpers/fake-api.js';
 import { echoClient, failureOf, grpc, sayVia, startGrpcApp, type EchoClient, type EchoReply, type GrpcApp } from '../helpers/grpc-app.js';
 import { send } from '../helpers/http.js';
 import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
@@ -11,14 +15,18 @@ const hostPort = (url: string) => url.replace(/^http:\/\//, '');
 
 /**
  * A grpc-js app, a sidelight whose "echo" upstream is that app (no retries, this breaker, its own
- * listener) and a client of that listener, for the tests of one describe block.
+ * listener) and a client of that listener, for the tests of one describe block. `tls`: the app
+ * serves gRPC over TLS and the upstream is https:// with http2 and the test CA.
  */
-function egressToGrpcApp(config: Record<string, unknown>, breaker: Record<string, unknown>) {
+function egressToGrpcApp(options: { config?: Record<string, unknown>; breaker?: Record<string, unknown>; tls?: boolean }) {
   const setup = {} as { app: GrpcApp; sl: RunningSidelight; client: EchoClient };
   beforeAll(async () => {
-    setup.app = await startGrpcApp();
-    const echo = { url: setup.app.url, listen: '127.0.0.1:0', retry: { attempts: 0 }, breaker: { ...breaker, resetTimeout: '1m', rollingWindow: '1m' } };
-    setup.sl = await startSidelight({ config: { ...config, egress: { upstreams: { echo } } } });
+    const certs = options.tls ? await makeCerts() : undefined;
+    setup.app = await startGrpcApp(0, certs);
+    const trust = certs ? { http2: true, ca: writeCa(certs.caCert) } : {};
+    const breaker = { ...options.breaker, resetTimeout: '1m', rollingWindow: '1m' };
+    const echo = { url: setup.app.url, listen: '127.0.0.1:0', retry: { attempts: 0 }, breaker, ...trust };
+    setup.sl = await startSidelight({ config: { ...options.config, egress: { upstreams: { echo } } } });
     setup.client = echoClient(hostPort(setup.sl.url['egress:echo']));
   });
   afterAll(async () => {
@@ -29,8 +37,14 @@ function egressToGrpcApp(config: Record<string, unknown>, breaker: Record<string
   return setup;
 }
 
+function writeCa(pem: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'sidelight-grpc-')), 'ca.pem');
+  writeFileSync(file, pem);
+  return file;
+}
+
 describe('gRPC through egress to an h2c:// upstream', () => {
-  const setup = egressToGrpcApp({}, { volumeThreshold: 4, errorThresholdPercentage: 50 });
+  const setup = egressToGrpcApp({ breaker: { volumeThreshold: 4, errorThresholdPercentage: 50 } });
 
   it('unary and server streaming calls, with the app’s statuses and trailers back', async () => {
     expect((await sayVia(setup.client, { message: 'hello' })).message).toBe('hello');
@@ -88,7 +102,7 @@ describe('gRPC through egress to an h2c:// upstream', () => {
 });
 
 describe('grpc.errorCodes decides what the egress breaker counts', () => {
-  const setup = egressToGrpcApp({ grpc: { errorCodes: ['NOT_FOUND'] } }, { volumeThreshold: 3 });
+  const setup = egressToGrpcApp({ config: { grpc: { errorCodes: ['NOT_FOUND'] } }, breaker: { volumeThreshold: 3 } });
 
   it('counts only the configured statuses: UNAVAILABLE is then an answer, NOT_FOUND a failure', async () => {
     for (let i = 0; i < 3; i++) await failureOf(sayVia(setup.client, { failCode: grpc.status.UNAVAILABLE }));
@@ -96,5 +110,18 @@ describe('grpc.errorCodes decides what the egress breaker counts', () => {
     expect((await send(`${setup.sl.admin}/circuit-breakers/echo/reset`, { method: 'POST' })).status).toBe(200);
     for (let i = 0; i < 3; i++) await failureOf(sayVia(setup.client, { failCode: grpc.status.NOT_FOUND }));
     expect(await breakerState(setup.sl.admin, 'echo')).toMatchObject({ state: 'open', failures: 3, lastFailure: { error: 'grpc_NOT_FOUND' } });
+  });
+});
+
+describe('gRPC through egress to an https:// upstream with http2', () => {
+  const setup = egressToGrpcApp({ tls: true });
+
+  it('calls a gRPC server over TLS, h2 chosen by ALPN, the certificate checked against the configured ca', async () => {
+    expect((await sayVia(setup.client, { message: 'over tls' })).message).toBe('over tls');
+    const got: string[] = [];
+    for await (const m of setup.client.stream({ message: 'tick', count: 2 })) got.push((m as EchoReply).message);
+    expect(got).toEqual(['tick 0', 'tick 1']);
+    expect(await failureOf(sayVia(setup.client, { failCode: grpc.status.UNAVAILABLE }))).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'asked to fail with 14' });
+    expect(await breakerState(setup.sl.admin, 'echo')).toMatchObject({ failures: 1, lastFailure: { error: 'grpc_UNAVAILABLE' } });
   });
 });
