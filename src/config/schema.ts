@@ -151,9 +151,8 @@ export const configSchema = z.strictObject({
   }),
   readiness: section({
     path: z.optional(z.string().check(z.startsWith('/'))),
-    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app) */
+    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app); `grpcService` is the service asked about, none: the whole server */
     grpcHealth: withDefault(z.boolean(), false),
-    /** the service Health/Check is asked about; left out, the whole server ("") */
     grpcService: z.optional(z.string()),
     interval: z.prefault(duration, '5s'),
     timeout: z.prefault(duration, '1s'),

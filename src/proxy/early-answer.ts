@@ -53,7 +53,10 @@ export function beforeEarlyHead(ex: Exchange, headers: ResponseHeaders, final: b
     ex.requestBody?.stop();
     if (remaining(ex) > DISCARD_LIMIT_BYTES && !ex.h2) headers.connection = 'close';
   }
-  ex.res.once('finish', () => afterEarlyAnswer(ex));
+  // node:http2's compatibility response says 'finish' only once the stream has closed; the
+  // stream's own 'finish' is the answer sent.
+  const sent = ex.h2 ? (ex.req as unknown as Http2ServerRequest).stream : ex.res;
+  sent.once('finish', () => afterEarlyAnswer(ex));
 }
 
 function afterEarlyAnswer(ex: Exchange): void {

@@ -43,7 +43,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
   abort(reason: Error): void {
     if (this.finished) {
       // The whole answer is handed over but the client is not reading it: a cut ends it too.
-      if (reason instanceof LocalFailure && !this.ex.res.writableFinished) this.cut(reason.failure);
+      if (reason instanceof LocalFailure && !this.ex.answered) this.cut(reason.failure);
       return;
     }
     if (this.controller) {

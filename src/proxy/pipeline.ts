@@ -90,6 +90,10 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ex = this.onSocket(req, socket);
+    // `Upgrade: h2c` (curl --http2 on http://) is declined, as RFC 9113 lets a server: the request
+    // is answered over HTTP/1.1 and the app never sees the offer. Its connection closes after the
+    // answer, which Node has already handed over. A body would be in `head`: that one is forwarded.
+    if (isH2cOffer(req)) return this.start(ex, undefined);
     this.start(ex, head);
   };
 
@@ -109,11 +113,21 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
    * whatever a layer would have said. It forwards nothing.
    */
   readonly handleRefused = (req: IncomingMessage, socket: Duplex, answer: Rejection): void => {
-    const ex = this.onSocket(req, socket);
+    this.refuse(this.onSocket(req, socket), answer);
+  };
+
+  /** An HTTP/2 request refused on its own stream (a header block past the limit): as handleRefused. */
+  readonly handleRefusedStream = (req: Http2ServerRequest, res: Http2ServerResponse, answer: Rejection): void => {
+    const ex = new Exchange(req as unknown as IncomingMessage, res as unknown as ServerResponse, this.listener);
+    res.on('close', () => this.complete(ex));
+    this.refuse(ex, answer);
+  };
+
+  private refuse(ex: Exchange, answer: Rejection): void {
     const hooks = this.requestHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].onRequest!(ex);
     this.reply(ex, answer);
-  };
+  }
 
   /**
    * Node hands upgrades and CONNECT over without a response object; one bound to the socket
@@ -265,7 +279,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     if (ex.durationMs !== 0) return;
     ex.durationMs = performance.now() - ex.startedAt || Number.MIN_VALUE;
     this.inflight.remove(ex);
-    if (!ex.res.writableFinished && !handedOver(ex)) {
+    if (!ex.answered && !handedOver(ex)) {
       // The client left before the whole answer was sent: stop the upstream work too.
       ex.upstreamCall?.abort(new ClientAbortedError());
       if (!ex.res.headersSent) ex.status = 499;
@@ -282,6 +296,10 @@ function ignoreSocketError(): void {}
 /** A 101 to an Upgrade or a 2xx to a CONNECT: the connection became a tunnel, not an unfinished answer. */
 function handedOver(ex: Exchange): boolean {
   return ex.status === 101 || (ex.status === 200 && ex.method === 'CONNECT');
+}
+
+function isH2cOffer(req: IncomingMessage): boolean {
+  return req.headers.upgrade?.toLowerCase() === 'h2c' && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
 }
 
 function needsHttp2(upstream: string): Rejection {
