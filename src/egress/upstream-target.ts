@@ -76,8 +76,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
     ...h2Trailers,
     staleConnectionRetryInterceptor(name, () => new Client(origin, connection).compose(h2Trailers), hooks.connectionObservers),
     tryTimeoutInterceptor(upstream.timeout),
-    // gRPC answers come only over HTTP/2: an HTTP/1.1 upstream's breaker never looks for grpc-status
-    admissionInterceptor(admission, h2),
+    admissionInterceptor(admission),
     ...hooks.tryInterceptors.map((make) => make(name)),
     retryInterceptor(
       { upstream: name, attempts: retry.attempts, backoff: retry.backoff, maxBackoff: retry.maxBackoff, maxBodyBytes: retry.maxBodyBytes },

@@ -2,12 +2,12 @@
 // against an open circuit fails at once, with no connection attempted; a try over the rate limit
 // waits for its token (up to maxWait) or fails with rate_limited; and the breaker learns how
 // every admitted try ended. Failure = transport error, timeout, a status in failureStatuses
-// (all 5xx by default), or a gRPC answer whose grpc-status is in grpc.errorCodes; 4xx, and gRPC
-// statuses about the caller's request (NOT_FOUND, INVALID_ARGUMENT, …), count as successes. Composed inside
-// the per-try metrics and spans, so a refusal here is a try they record with its error type.
+// (all 5xx by default), or a gRPC answer whose grpc-status is in grpc.errorCodes; 4xx, and the
+// gRPC statuses about the caller's request (NOT_FOUND, INVALID_ARGUMENT, …), count as successes.
+// Composed inside the per-try metrics and spans, so a refusal here is a try they record with its
+// error type.
 import type { Dispatcher } from 'undici';
 import { ClientAbortedError, classify } from '../../errors.js';
-import { parseGrpcStatus } from '../../net/grpc-status.js';
 import type { ProxyDispatchOptions, ResponseHeaders } from '../../proxy/layer.js';
 import type { UpstreamAdmission } from '../admission.js';
 import type { RateWaiter } from '../rate-limiter.js';
@@ -25,15 +25,10 @@ class AdmittedTry extends TryOutcomeHandler implements RateWaiter {
   private dispatch: Dispatch | undefined = undefined;
   private opts: ProxyDispatchOptions | undefined = undefined;
 
-  /** the answer's grpc-status (its trailers, or the head of a trailers-only answer); -1 none */
-  private grpcStatus = -1;
-
   constructor(
     private readonly upward: Dispatcher.DispatchHandler,
     private readonly admission: UpstreamAdmission,
     private readonly ticket: number,
-    /** the upstream may answer gRPC (it speaks HTTP/2): look for grpc-status */
-    private readonly grpc: boolean,
   ) {
     super(upward);
   }
@@ -76,13 +71,7 @@ class AdmittedTry extends TryOutcomeHandler implements RateWaiter {
 
   override onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (statusCode === 429 || statusCode === 503) this.admission.answered(statusCode, headers['retry-after']);
-    if (this.grpc) this.grpcStatus = parseGrpcStatus(headers['grpc-status']);
     super.onResponseStart(controller, statusCode, headers, statusMessage);
-  }
-
-  override onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    if (this.grpc && trailers['grpc-status'] !== undefined) this.grpcStatus = parseGrpcStatus(trailers['grpc-status']);
-    super.onResponseEnd(controller, trailers);
   }
 
   protected tryEnded(err: Error | undefined): void {
@@ -119,15 +108,14 @@ class WaitingController implements Controller {
   }
 }
 
-/** `grpc`: the upstream speaks HTTP/2, so its answers may be gRPC ones, judged by their grpc-status */
-export function admissionInterceptor(admission: UpstreamAdmission, grpc: boolean): Dispatcher.DispatcherComposeInterceptor {
+export function admissionInterceptor(admission: UpstreamAdmission): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => (opts, handler) => {
     const ticket = admission.enter();
     if (typeof ticket !== 'number') {
       failTry(handler, ticket);
       return true;
     }
-    const tracked = new AdmittedTry(handler, admission, ticket, grpc);
+    const tracked = new AdmittedTry(handler, admission, ticket);
     const wait = admission.pace(ticket, tracked);
     if (typeof wait !== 'number') {
       failTry(handler, wait);
