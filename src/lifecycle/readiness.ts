@@ -131,7 +131,13 @@ export class Readiness {
   }
 }
 
+/** undici's own limits on one check: whichever of them and the signal fires first, the words are the same */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
 function describe(err: unknown): string {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-  return e.code ?? e.cause?.code ?? (e.name === 'TimeoutError' ? 'timed out' : (e.message ?? String(err)));
+  const e = err as { code?: unknown; name?: string; message?: string; cause?: { code?: string } };
+  // the signal's TimeoutError is a DOMException, whose numeric `code` (23) says nothing
+  const code = typeof e.code === 'string' ? e.code : e.cause?.code;
+  if (e.name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) return 'timed out';
+  return code ?? e.message ?? String(err);
 }

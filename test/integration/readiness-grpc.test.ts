@@ -1,5 +1,5 @@
 // readiness.grpcHealth: /ready follows a real gRPC app's grpc.health.v1.Health/Check answer.
-import { createServer, type Http2Server } from 'node:http2';
+import { createServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { send, until } from '../helpers/http.js';
@@ -72,6 +72,21 @@ describe('readiness over the gRPC health protocol', () => {
     const r = await untilCheck(sl, (c) => !c.startsWith('pending'), 'first check');
     expect(r.status).toBe(503);
     expect(r.app).toMatch(/^failing: grpc health: UNIMPLEMENTED .*grpc\.health\.v1\.Health\/Check/);
+  });
+
+  it('is not ready when the health check gets no answer within readiness.timeout, or no connection', async () => {
+    const silent = createServer(() => undefined);
+    const sessions: ServerHttp2Session[] = [];
+    silent.on('session', (session: ServerHttp2Session) => sessions.push(session));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const sl = await startSidelight({ config: { ingress: { app: `h2c://127.0.0.1:${port}` }, readiness: { grpcHealth: true, interval: '50ms', timeout: '200ms' } } });
+    started.push(sl);
+    expect(await untilCheck(sl, (c) => !c.startsWith('pending'), 'first check')).toEqual({ status: 503, app: 'failing: grpc health: timed out' });
+    const closed = new Promise((resolve) => silent.close(resolve));
+    for (const session of sessions) session.destroy();
+    await closed;
+    expect(await untilCheck(sl, (c) => c.includes('ECONNREFUSED'), 'refused')).toEqual({ status: 503, app: 'failing: grpc health: ECONNREFUSED' });
   });
 
   it('asks an h2c:// app its readiness.path over HTTP/2', async () => {
