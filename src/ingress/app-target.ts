@@ -6,10 +6,10 @@ import { limit } from '../proxy/inflight.js';
 import type { TimedTarget } from '../proxy/target-timeouts.js';
 import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../proxy/stale-connection.js';
 import { nodeHttpInterceptor } from './node-http-transport.js';
-import { h2TrailersInterceptor } from '../proxy/h2-trailers.js';
+import { H2cClient } from '../proxy/h2c-client.js';
 
 export interface AppTarget extends TimedTarget {
-  readonly pool: Pool;
+  readonly pool: Pool | H2cClient;
 }
 
 export function createAppTarget(config: Config, observers: readonly ConnectionObserver[]): AppTarget {
@@ -22,19 +22,17 @@ export function createAppTarget(config: Config, observers: readonly ConnectionOb
     headersTimeout: 0,
     bodyTimeout: 0,
     maxHeaderSize: config.limits.maxHeaderBytes,
-    // h2c://: HTTP/2 by prior knowledge (the connector marks the socket h2). One call per
-    // connection at a time: undici's h2 client holds a non-idempotent request (every gRPC call is
-    // a POST) until its connection has nothing else running, so a long stream would hold up every
-    // call queued behind it on a shared connection.
-    connect: reuseAwareConnector({ timeout: 10_000, ...(app.h2c ? ({ useH2c: true } as object) : {}) }),
-    ...(app.h2c ? { allowH2: true, pipelining: 1 } : {}),
+    connect: reuseAwareConnector({ timeout: 10_000 }),
   };
-  const pool = new Pool(origin, connection);
-  // h2TrailersInterceptor innermost, on the pool and on the stale-connection resend's own client
-  const h2Trailers = app.h2c ? [h2TrailersInterceptor()] : [];
-  const stale = staleConnectionRetryInterceptor('app', () => new Client(origin, connection).compose(h2Trailers), observers);
+  // h2c://: one HTTP/2 connection carries every call (src/proxy/h2c-client.ts).
+  const pool = app.h2c ? new H2cClient(app, { connectTimeout: 10_000, idleTimeout: connection.keepAliveTimeout!, maxHeaderBytes: config.limits.maxHeaderBytes }) : new Pool(origin, connection);
   // `Expect: 100-continue` goes to an HTTP/1.1 app by node:http (undici refuses the header); an h2c app never gets it.
-  const dispatcher = app.h2c ? pool.compose(...h2Trailers, stale) : pool.compose(stale, nodeHttpInterceptor(app));
+  const dispatcher = app.h2c
+    ? pool
+    : pool.compose(
+        staleConnectionRetryInterceptor('app', () => new Client(origin, connection), observers),
+        nodeHttpInterceptor(app),
+      );
   const timeouts = exchangeLimits(config.ingress);
   return {
     name: 'app',

@@ -7,9 +7,10 @@ import type * as undici from 'undici';
 import apiRequest from 'undici/lib/api/api-request.js';
 import buildConnector from 'undici/lib/core/connect.js';
 import Client from 'undici/lib/dispatcher/client.js';
+import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
 import Pool from 'undici/lib/dispatcher/pool.js';
 
-export { buildConnector, Client, Pool };
+export { buildConnector, Client, Dispatcher, Pool };
 export type Pool = undici.Pool;
 /** `useH2c` (HTTP/2 without TLS, by prior knowledge): an option of undici's Client and connector that its declarations leave out */
 interface H2cOption {

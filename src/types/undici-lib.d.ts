@@ -16,3 +16,7 @@ declare module 'undici/lib/api/api-request.js' {
   const request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
   export default request;
 }
+declare module 'undici/lib/dispatcher/dispatcher.js' {
+  const Dispatcher: typeof import('undici').Dispatcher;
+  export default Dispatcher;
+}

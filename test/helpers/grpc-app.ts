@@ -49,8 +49,8 @@ export interface GrpcApp {
   /** h2c://127.0.0.1:PORT, as ingress.app takes it (https://localhost:PORT over TLS) */
   url: string;
   port: number;
-  /** metadata of every call received, in order ("key" → first value) */
-  calls: Array<{ method: string; metadata: Record<string, string> }>;
+  /** every call received, in order: its method, metadata ("key" → first value) and the peer it came from ("ipv4:127.0.0.1:PORT": one per connection) */
+  calls: Array<{ method: string; metadata: Record<string, string>; peer: string }>;
   /** what Health/Check answers for a service ("" is the whole server); SERVING by default */
   setHealth(service: string, status: 'SERVING' | 'NOT_SERVING'): void;
   /** calls the app is in the middle of */
@@ -76,8 +76,8 @@ export async function startGrpcApp(port = 0, tls?: { key: string; cert: string }
   const calls: GrpcApp['calls'] = [];
   const health = new Map<string, string>([['', 'SERVING']]);
   let inflight = 0;
-  const track = <T extends { on(e: 'close' | 'finish', f: () => void): unknown }>(call: T, method: string, metadata: Record<string, string>) => {
-    calls.push({ method, metadata });
+  const track = <T extends { on(e: 'close' | 'finish', f: () => void): unknown; getPeer(): string }>(call: T, method: string, metadata: Record<string, string>) => {
+    calls.push({ method, metadata, peer: call.getPeer() });
     inflight++;
     let done = false;
     const end = () => {
@@ -91,7 +91,7 @@ export async function startGrpcApp(port = 0, tls?: { key: string; cert: string }
   server.addService(Echo.service, {
     say: async (call: grpc.ServerUnaryCall<EchoRequest, EchoReply>, cb: grpc.sendUnaryData<EchoReply>) => {
       const md = metadataOf(call);
-      calls.push({ method: 'Say', metadata: md });
+      calls.push({ method: 'Say', metadata: md, peer: call.getPeer() });
       const req = call.request;
       if (req.delayMs) await wait(req.delayMs);
       if (req.failCode) return cb({ code: req.failCode, details: `asked to fail with ${req.failCode}` });
@@ -112,7 +112,7 @@ export async function startGrpcApp(port = 0, tls?: { key: string; cert: string }
     },
     collect: (call: grpc.ServerReadableStream<EchoRequest, EchoReply>, cb: grpc.sendUnaryData<EchoReply>) => {
       const md = metadataOf(call);
-      calls.push({ method: 'Collect', metadata: md });
+      calls.push({ method: 'Collect', metadata: md, peer: call.getPeer() });
       const parts: string[] = [];
       call.on('data', (m: EchoRequest) => parts.push(m.message ?? ''));
       call.on('end', () => cb(null, { message: parts.join(','), count: parts.length, metadata: describe(md), pad: Buffer.alloc(0) }));

@@ -73,6 +73,23 @@ describe('gRPC through ingress to an h2c app', () => {
     expect(got).toHaveLength(3);
   });
 
+  it('concurrent calls share one HTTP/2 connection to the app, each on its own stream', async () => {
+    const before = app.calls.length;
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => sayVia(client, { message: `m${i}`, delayMs: 200 })));
+    expect(replies.map((r) => r.message)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+    const peers = new Set(app.calls.slice(before).map((c) => c.peer));
+    expect(peers.size).toBe(1);
+  });
+
+  it('a call the client cancels is cancelled at the app too', async () => {
+    const call = client.stream({ message: 'long', count: 1_000, delayMs: 50 });
+    call.on('error', () => {});
+    await new Promise((resolve) => call.once('data', resolve));
+    expect(app.inflight()).toBe(1);
+    call.cancel();
+    await expect.poll(() => app.inflight()).toBe(0);
+  });
+
   it('client streaming: the messages arrive in order, the one reply comes back', async () => {
     const reply = await new Promise<EchoReply>((resolve, reject) => {
       const call = client.collect(new grpc.Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res!)));
