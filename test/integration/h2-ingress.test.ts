@@ -157,8 +157,12 @@ describe('an h2c app', () => {
     seen = [];
     app = createServer((req, res) => {
       seen.push({ version: req.httpVersion, headers: req.headers });
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(`hello over ${req.httpVersion}`);
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(req.method === 'POST' ? `got ${bytes}` : `hello over ${req.httpVersion}`);
+      });
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     const port = (app.address() as AddressInfo).port;
@@ -174,6 +178,11 @@ describe('an h2c app', () => {
     expect(await res.text()).toBe('hello over 2.0');
     expect(seen.at(-1)!.headers[':path']).toBe('/one');
     expect(seen.at(-1)!.headers['x-request-id']).toBe(res.headers.get('x-request-id'));
+  });
+
+  it('an upload of 8 MiB reaches it whole, at the pace its flow control sets', async () => {
+    const res = await fetch(`${sidelight.ingress}/upload`, { method: 'POST', body: Buffer.alloc(8 * 1024 * 1024, 1) });
+    expect(await res.text()).toBe(`got ${8 * 1024 * 1024}`);
   });
 
   it('HTTP/2 clients too, with the Host they named as :authority', async (ctx) => {
