@@ -151,6 +151,24 @@ describe('gRPC through ingress to an h2c app', () => {
   });
 });
 
+describe('an h2c app that restarts', () => {
+  it('the next call after the restart goes on a new connection and succeeds', async () => {
+    let app = await startGrpcApp();
+    const sidelight = await startSidelight({ config: { ingress: { app: app.url } } });
+    const client = echoClient(hostPort(sidelight.ingress));
+    try {
+      expect((await sayVia(client, { message: 'before' })).message).toBe('before');
+      await app.close();
+      app = await startGrpcApp(app.port);
+      expect((await sayVia(client, { message: 'after' })).message).toBe('after');
+    } finally {
+      client.close();
+      await sidelight.stop();
+      await app.close();
+    }
+  });
+});
+
 describe("sidelight's own answers reach a gRPC client as gRPC errors", () => {
   it('the app is down: UNAVAILABLE saying so, with the request id', async () => {
     const down = await startGrpcApp();
