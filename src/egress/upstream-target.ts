@@ -7,6 +7,7 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { GrpcFaults } from '../net/grpc-faults.js';
 import { h2TrailersInterceptor } from '../proxy/h2-trailers.js';
+import { H2cClient } from '../proxy/h2c-client.js';
 import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
 import { compileRoutes } from '../proxy/route-matcher.js';
 import type { Upstream } from '../config/load.js';
@@ -22,7 +23,7 @@ import { RetryBudget } from './retry-budget.js';
 import { UpstreamRateLimiter } from './rate-limiter.js';
 
 export interface UpstreamTarget extends Target {
-  readonly pool: Pool;
+  readonly pool: Pool | H2cClient;
   readonly breaker: UpstreamBreaker;
   readonly admission: UpstreamAdmission;
   readonly budget: RetryBudget;
@@ -42,11 +43,12 @@ export interface UpstreamHooks {
 export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, maxHeaderBytes: number, grpcFaults: GrpcFaults): UpstreamTarget {
   const { name, url, retry } = upstream;
   const origin = url.origin;
-  // HTTP/2: by prior knowledge to an h2c:// upstream, offered by ALPN to an https:// one with
-  // http2 on. Each connection carries one request at a time, as over HTTP/1.1 (undici's default
-  // pipelining of 1): undici holds a POST or a streamed body back until the connection's other
-  // requests are done, so a deeper pipeline would queue calls behind a long stream on one
-  // connection while the pool's others sit idle. `connections` bounds the concurrency.
+  // HTTP/2: by prior knowledge to an h2c:// upstream, on one connection that carries every call
+  // (src/proxy/h2c-client.ts); offered by ALPN to an https:// one with http2 on, where undici's
+  // pool negotiates it. There each connection carries one request at a time, as over HTTP/1.1
+  // (undici's default pipelining of 1): undici holds a POST or a streamed body back until the
+  // connection's other requests are done, so a deeper pipeline would queue calls behind a long
+  // stream while the pool's others sit idle. `connections` bounds the concurrency.
   const h2 = url.h2c || upstream.http2 === true;
   const connection: PoolOptions = {
     keepAliveTimeout: 4_000,
@@ -62,19 +64,24 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
       rejectUnauthorized: true,
       secureContext: upstream.caPem ? createSecureContext({ ca: [...rootCertificates, upstream.caPem] }) : undefined,
       allowH2: h2,
-      useH2c: url.h2c,
     }),
   };
-  const pool = new Pool(origin, { ...connection, connections: upstream.connections });
-  // h2TrailersInterceptor innermost, on the pool and on the stale-connection resend's own client
+  const pool = url.h2c
+    ? new H2cClient(url, { connectTimeout: upstream.timeout, idleTimeout: connection.keepAliveTimeout!, maxHeaderBytes })
+    : new Pool(origin, { ...connection, connections: upstream.connections });
+  // undici's h2 pool: h2TrailersInterceptor innermost, on the pool and on the stale-connection
+  // resend's own client. The h2c client needs neither: its connection is replaced once it closes
+  // or goes away, and a call lost with it is a reset the retry policy judges.
   const h2Trailers = h2 ? [h2TrailersInterceptor()] : [];
+  const transport: Dispatcher.DispatcherComposeInterceptor[] = url.h2c
+    ? []
+    : [...h2Trailers, staleConnectionRetryInterceptor(name, () => new Client(origin, connection).compose(h2Trailers), hooks.connectionObservers)];
   const breaker = new UpstreamBreaker(name, { ...upstream.breaker, grpcFaults }, hooks.observers);
   const limiter = upstream.rateLimit ? new UpstreamRateLimiter(upstream.rateLimit) : undefined;
   const admission = new UpstreamAdmission(name, upstream.maxInflight, breaker, hooks.observers, limiter);
   const budget = new RetryBudget(retry.budgetPercent, retry.budgetMinRetries, upstream.breaker.rollingWindow);
   const interceptors: Dispatcher.DispatcherComposeInterceptor[] = [
-    ...h2Trailers,
-    staleConnectionRetryInterceptor(name, () => new Client(origin, connection).compose(h2Trailers), hooks.connectionObservers),
+    ...transport,
     tryTimeoutInterceptor(upstream.timeout),
     admissionInterceptor(admission),
     ...hooks.tryInterceptors.map((make) => make(name)),

@@ -6,8 +6,8 @@ import { connect } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { ServiceUrl } from '../config/values.js';
 import { unbracket, urlPort } from '../net/address.js';
-import { h2TrailersInterceptor } from '../proxy/h2-trailers.js';
-import { Client, requestVia, type PoolOptions } from '../proxy/undici.js';
+import { H2cClient } from '../proxy/h2c-client.js';
+import { Client, requestVia } from '../proxy/undici.js';
 import type { DrainState } from './drain.js';
 import { checkGrpcHealth } from './grpc-health.js';
 
@@ -85,9 +85,10 @@ export class Readiness {
   private connection(): Dispatcher {
     const { app } = this.options;
     if (this.client) return this.client;
-    const options: PoolOptions = { keepAliveTimeout: 60_000, ...(app.h2c ? { allowH2: true, useH2c: true } : {}) };
-    const client = new Client(app.origin, options);
-    this.client = app.h2c ? client.compose(h2TrailersInterceptor()) : client;
+    this.client = app.h2c
+      ? // a health answer's head is a few bytes: the default limit is plenty
+        new H2cClient(app, { connectTimeout: this.options.timeout, idleTimeout: 60_000, maxHeaderBytes: 16_384 })
+      : new Client(app.origin, { keepAliveTimeout: 60_000 });
     return this.client;
   }
 

@@ -8,7 +8,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Dispatcher as DispatcherType } from 'undici';
 import { unbracket, urlPort } from '../net/address.js';
 import type { ResponseHeaders } from './layer.js';
-import { Dispatcher } from './undici.js';
+import { Dispatcher, WrapHandler } from './undici.js';
 
 type Controller = DispatcherType.DispatchController;
 
@@ -29,6 +29,17 @@ export interface H2cStats {
   queued: number;
   running: number;
   size: number;
+}
+
+/**
+ * The stream ended or closed with no answer (the connection broke, or the peer reset it): a reset
+ * before any response byte, which the retry policy may resend.
+ */
+class NoAnswerError extends Error {
+  readonly code = 'ECONNRESET';
+  constructor(rstCode: number | undefined) {
+    super(`the HTTP/2 stream ended before its answer (code ${rstCode ?? 'none'})`);
+  }
 }
 
 /** undici's code for a connection that did not open in time, which the error catalogue knows */
@@ -61,7 +72,8 @@ export class H2cClient extends Dispatcher {
   }
 
   override dispatch(opts: DispatcherType.DispatchOptions, handler: DispatcherType.DispatchHandler): boolean {
-    const call = new H2Call(opts, handler, () => this.running--);
+    // undici's own callers (dispatcher.request) still speak its older handler API
+    const call = new H2Call(opts, WrapHandler.wrap(handler), () => this.running--);
     if (this.closed) {
       call.fail(new Error('the client is closed'));
       return true;
@@ -121,6 +133,7 @@ class H2Call implements Controller {
   reason: Error | null = null;
   private stream: ClientHttp2Stream | undefined = undefined;
   private trailers: ResponseHeaders = {};
+  private responded = false;
   private done = false;
 
   constructor(
@@ -150,7 +163,7 @@ class H2Call implements Controller {
     stream.on('trailers', (h) => (this.trailers = responseHeaders(h)));
     stream.once('end', () => this.finish());
     stream.once('error', (err: Error) => this.fail(unwrap(err)));
-    stream.once('close', () => this.fail(new Error(`HTTP/2 stream closed before the answer was complete (code ${stream.rstCode})`)));
+    stream.once('close', () => this.fail(new NoAnswerError(stream.rstCode)));
     if (Buffer.isBuffer(body) || typeof body === 'string') stream.end(body);
     else if (body !== null && body !== undefined) void this.pump(stream, body as AsyncIterable<Buffer>);
   }
@@ -188,11 +201,13 @@ class H2Call implements Controller {
 
   private onResponse(h: IncomingHttpHeaders): void {
     if (this.done) return;
+    this.responded = true;
     const status = Number(h[':status']);
     this.handler.onResponseStart?.(this, status, responseHeaders(h), '');
   }
 
   private finish(): void {
+    if (!this.responded) return this.fail(new NoAnswerError(this.stream?.rstCode));
     if (this.done) return;
     this.done = true;
     this.ended();
@@ -207,11 +222,15 @@ class H2Call implements Controller {
   }
 }
 
-/** undici's flat [name, value, …] list (lower-case, hop-by-hop already gone) as an HTTP/2 header block */
+/**
+ * The request's headers as an HTTP/2 header block: the pipeline's flat [name, value, …] list
+ * (lower-case, hop-by-hop already gone), or an object from dispatcher.request's callers.
+ */
 function requestHeaders(opts: DispatcherType.DispatchOptions, authority: string): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ':method': opts.method, ':path': opts.path, ':scheme': 'http', ':authority': authority };
-  const flat = opts.headers as string[] | null | undefined;
-  if (!Array.isArray(flat)) return out;
+  const given = opts.headers;
+  if (given === null || given === undefined) return out;
+  const flat = Array.isArray(given) ? (given as string[]) : Object.entries(given).flatMap(([k, v]) => (v === undefined ? [] : [k.toLowerCase(), String(v)]));
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i];
     const value = flat[i + 1];

@@ -8,9 +8,10 @@ import apiRequest from 'undici/lib/api/api-request.js';
 import buildConnector from 'undici/lib/core/connect.js';
 import Client from 'undici/lib/dispatcher/client.js';
 import Dispatcher from 'undici/lib/dispatcher/dispatcher.js';
+import WrapHandler from 'undici/lib/handler/wrap-handler.js';
 import Pool from 'undici/lib/dispatcher/pool.js';
 
-export { buildConnector, Client, Dispatcher, Pool };
+export { buildConnector, Client, Dispatcher, Pool, WrapHandler };
 export type Pool = undici.Pool;
 /** `useH2c` (HTTP/2 without TLS, by prior knowledge): an option of undici's Client and connector that its declarations leave out */
 interface H2cOption {

@@ -157,6 +157,8 @@ describe('an h2c app', () => {
     seen = [];
     app = createServer((req, res) => {
       seen.push({ version: req.httpVersion, headers: req.headers });
+      // the app's connection breaks before it answers
+      if (req.url === '/drop') return void req.stream.session?.destroy();
       let bytes = 0;
       req.on('data', (c: Buffer) => (bytes += c.length));
       req.on('end', () => {
@@ -178,6 +180,13 @@ describe('an h2c app', () => {
     expect(await res.text()).toBe('hello over 2.0');
     expect(seen.at(-1)!.headers[':path']).toBe('/one');
     expect(seen.at(-1)!.headers['x-request-id']).toBe(res.headers.get('x-request-id'));
+  });
+
+  it('a connection that breaks before the answer: 502 upstream_unreachable, never an empty 200; the next call gets a new one', async () => {
+    const res = await fetch(`${sidelight.ingress}/drop`);
+    expect(res.status).toBe(502);
+    expect(await res.json()).toMatchObject({ error: 'upstream_unreachable', message: 'upstream closed the connection' });
+    expect(await (await fetch(`${sidelight.ingress}/after-drop`)).text()).toBe('hello over 2.0');
   });
 
   it('an upload of 8 MiB reaches it whole, at the pace its flow control sets', async () => {
