@@ -54,7 +54,7 @@ const quiet = { tracing: { exporter: 'none' }, metrics: { enabled: false }, logg
 // floor: the row whose CPU per call the row is compared with.
 const rows = [
   { name: 'direct-grpc', note: 'h2load → grpc-js app, no proxy', app: 'grpc' },
-  { ...h2Floor('h2-floor', 'bench/h2-floor.mjs: node:http2 in, undici h2c Client out, no telemetry'), app: 'grpc' },
+  { ...h2Floor('h2-floor', 'bench/h2-floor.mjs: node:http2 in, node:http2 client out, no telemetry'), app: 'grpc' },
   { ...sidelightDefault('sidelight-grpc', 'sink', 'no config file: request id, access log, metrics, spans 1.0 to a live collector'), app: 'grpc', floor: 'h2-floor' },
   { ...sidelight('sidelight-grpc-bare', quiet, { note: 'request id only: no access log, metrics or spans' }), app: 'grpc', floor: 'h2-floor' },
   { ...h2Floor('h2-floor-h1', 'bench/h2-floor.mjs: node:http2 in, undici HTTP/1.1 Pool out'), app: 'h1' },
