@@ -31,6 +31,8 @@ export const ERRORS = {
   headers_too_large: { status: 431, meaning: 'request headers larger than limits.maxHeaderBytes', grpcStatus: 13, upstreamFault: false },
   stream_idle_timeout: { status: 408, meaning: 'nothing moved on the exchange for longer than idleTimeout (a stalled upload answered, or a stream cut)', grpcStatus: 4, upstreamFault: false },
   max_duration: { status: 504, meaning: 'the exchange took longer than maxDuration', grpcStatus: 4, upstreamFault: false },
+  deadline_exceeded: { status: 504, meaning: "the gRPC call's own deadline (its grpc-timeout) passed", grpcStatus: 4, upstreamFault: false },
+  grpc_needs_http2: { status: 502, meaning: 'a gRPC call for an app or upstream that speaks HTTP/1.1 (gRPC needs HTTP/2 end to end: h2c:// or https://)', grpcStatus: 12, upstreamFault: false },
   shutdown: { status: 503, meaning: 'the drain ran out (drain.timeout) with the exchange still open', grpcStatus: 14, upstreamFault: false },
   client_aborted: { status: 499, meaning: 'the client closed the connection before the answer was complete (logged, never sent)', grpcStatus: 1, upstreamFault: false },
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,6 +1,5 @@
 // sidelight assembled: listeners, their layer stacks, the admin port and the lifecycle.
 // This is the one place where cross-cutting concerns are composed onto the data path.
-import type { Server } from 'node:http';
 import type { Config, Upstream } from './config/load.js';
 import { formatListen, type ListenAddress } from './config/values.js';
 import { addConfigRoute } from './admin/config-route.js';
@@ -40,7 +39,8 @@ import { Readiness } from './lifecycle/readiness.js';
 import { Shutdown } from './lifecycle/shutdown.js';
 import { Inflight } from './proxy/inflight.js';
 import { refuseConnect, type ConnectHandler, type Layer } from './proxy/layer.js';
-import { createProxyServer, listen } from './proxy/listener.js';
+import type { Closable } from './proxy/front-door.js';
+import { createProxyListener, listen } from './proxy/listener.js';
 import { Pipeline } from './proxy/pipeline.js';
 import { LiveStats } from './stats/live-stats.js';
 import { TapHub } from './tap/hub.js';
@@ -115,6 +115,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     resolve: () => app,
     connect: refuseConnect('CONNECT tunnels are not offered on the ingress listener: send each request itself (GET /path) and sidelight forwards it to the app'),
     inflight: ingressInflight,
+    upstreamDecidesContinue: !config.ingress.app.h2c,
   });
 
   // Egress: app → external APIs. It stays up through the drain: the app may still be finishing work.
@@ -164,6 +165,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     resolve: createRouter(config.egress.upstreams, targets),
     connect: egressConnect(config.egress.upstreams),
     inflight: egressInflight,
+    upstreamDecidesContinue: false,
   });
   // Dedicated listeners (upstreams.NAME.listen): everything there goes to that one upstream.
   const dedicatedLayers = egressLayers(requestTargetLayer({ forwardAsterisk: false }));
@@ -178,6 +180,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
         // Everything here is for this upstream: tunnels too, to its own hosts only.
         connect: egressConnect([u]),
         inflight: egressInflight,
+        upstreamDecidesContinue: false,
       });
       return { upstream: u, pipeline };
     });
@@ -225,22 +228,23 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   }
 
   // Bind everything; a port that cannot be had is named with its key.
-  const servers: Array<{ key: string; name: string; server: Server; address: ListenAddress }> = [
-    { key: 'ingress.listen', name: 'ingress', server: createProxyServer(ingress, config.limits.maxHeaderBytes), address: config.ingress.listen },
-    { key: 'egress.listen', name: 'egress', server: createProxyServer(egress, config.limits.maxHeaderBytes), address: config.egress.listen },
-    { key: 'admin.listen', name: 'admin', server: admin.createServer(), address: config.admin.listen },
-    ...dedicated.map(({ upstream, pipeline }) => ({
-      key: `egress.upstreams.${upstream.name}.listen`,
-      name: pipeline.listener,
-      server: createProxyServer(pipeline, config.limits.maxHeaderBytes),
-      address: upstream.listen!,
-    })),
+  // Each proxy port takes HTTP/1.1 and HTTP/2 (src/proxy/front-door.ts); the admin port HTTP/1.1.
+  const proxyPort = (key: string, pipeline: Pipeline, address: ListenAddress) => {
+    const door = createProxyListener(pipeline, config.limits);
+    return { key, name: pipeline.listener, closable: door as Closable, listening: door.server as Parameters<typeof listen>[0], address };
+  };
+  const adminServer = admin.createServer();
+  const servers = [
+    proxyPort('ingress.listen', ingress, config.ingress.listen),
+    proxyPort('egress.listen', egress, config.egress.listen),
+    { key: 'admin.listen', name: 'admin', closable: adminServer as Closable, listening: adminServer, address: config.admin.listen },
+    ...dedicated.map(({ upstream, pipeline }) => proxyPort(`egress.upstreams.${upstream.name}.listen`, pipeline, upstream.listen!)),
   ];
   const addresses: Record<string, string> = {};
   try {
-    for (const s of servers) addresses[s.name] = formatListen(await listen(s.server, s.address, s.key));
+    for (const s of servers) addresses[s.name] = formatListen(await listen(s.listening, s.address, s.key));
   } catch (err) {
-    for (const s of servers) s.server.close();
+    for (const s of servers) s.closable.close();
     throw err;
   }
 
@@ -248,8 +252,8 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     drain,
     delay: config.drain.delay,
     timeout: config.drain.timeout,
-    refusingServers: [servers[0].server],
-    servers: servers.map((s) => s.server),
+    refusingServers: [servers[0].closable],
+    servers: servers.map((s) => s.closable),
     inflight: [ingressInflight, egressInflight],
     flushers: [
       // First, and at once: each tunnel's span and log line are written before they are flushed.

@@ -79,6 +79,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
     host: url.host,
     // The app's call to Stripe is the app's: no sidecar or pod addresses leak to a third party.
     setForwarded: false,
+    http2: url.h2c,
     routes: upstream.routes.length > 0 ? compileRoutes(upstream.routes) : undefined,
     timeout: upstream.requestTimeout ?? upstream.timeout * (1 + retry.attempts),
   };

@@ -6,13 +6,15 @@ import { limit } from '../proxy/inflight.js';
 import type { TimedTarget } from '../proxy/target-timeouts.js';
 import { reuseAwareConnector, staleConnectionRetryInterceptor, type ConnectionObserver } from '../proxy/stale-connection.js';
 import { nodeHttpInterceptor } from './node-http-transport.js';
+import { h2TrailersInterceptor } from '../proxy/h2-trailers.js';
 
 export interface AppTarget extends TimedTarget {
   readonly pool: Pool;
 }
 
 export function createAppTarget(config: Config, observers: readonly ConnectionObserver[]): AppTarget {
-  const origin = config.ingress.app.origin;
+  const app = config.ingress.app;
+  const origin = app.origin;
   // No connection cap here: the overload layer bounds requests in flight, so the pool never queues unboundedly.
   // maxHeaderSize: the app's response head gets the same limit as the client's request head.
   const connection: PoolOptions = {
@@ -20,13 +22,15 @@ export function createAppTarget(config: Config, observers: readonly ConnectionOb
     headersTimeout: 0,
     bodyTimeout: 0,
     maxHeaderSize: config.limits.maxHeaderBytes,
-    connect: reuseAwareConnector({ timeout: 10_000 }),
+    // h2c://: HTTP/2 by prior knowledge (the connector marks the socket h2), up to 100 streams on
+    // a connection before the pool opens another.
+    connect: reuseAwareConnector({ timeout: 10_000, ...(app.h2c ? ({ useH2c: true } as object) : {}) }),
+    ...(app.h2c ? { allowH2: true, pipelining: 100, maxConcurrentStreams: 100 } : {}),
   };
   const pool = new Pool(origin, connection);
-  const dispatcher = pool.compose(
-    staleConnectionRetryInterceptor('app', () => new Client(origin, connection), observers),
-    nodeHttpInterceptor(config.ingress.app),
-  );
+  const stale = staleConnectionRetryInterceptor('app', () => new Client(origin, connection), observers);
+  // `Expect: 100-continue` goes to an HTTP/1.1 app by node:http (undici refuses the header); an h2c app never gets it.
+  const dispatcher = app.h2c ? pool.compose(h2TrailersInterceptor(), stale) : pool.compose(stale, nodeHttpInterceptor(app));
   const timeouts = exchangeLimits(config.ingress);
   return {
     name: 'app',
@@ -35,6 +39,7 @@ export function createAppTarget(config: Config, observers: readonly ConnectionOb
     origin,
     host: undefined,
     setForwarded: true,
+    http2: app.h2c,
     timeout: config.ingress.timeout,
     timeouts: timeouts.byRoute.size === 0 ? () => timeouts.all : (ex) => timeouts.byRoute.get(ex.route) ?? timeouts.all,
   };

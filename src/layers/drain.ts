@@ -14,8 +14,9 @@ export function drainLayer(drain: DrainState): Layer {
         headers: ['retry-after', '1'],
       });
     },
-    onResponse(_ex, headers) {
-      if (drain.draining) headers.connection = 'close';
+    onResponse(ex, headers) {
+      // HTTP/2 connections are closed by GOAWAY once refusing starts (src/proxy/front-door.ts).
+      if (drain.draining && !ex.h2) headers.connection = 'close';
     },
   };
 }

@@ -2,7 +2,7 @@
 // refused and idle keep-alive sockets closed; once nothing is in flight (or at drain.timeout,
 // where what is still open is cut and logged as `shutdown`) telemetry is flushed and the process
 // exits 0. Egress serves the app until the very end.
-import type { Server } from 'node:http';
+import type { Closable } from '../proxy/front-door.js';
 import type { Inflight } from '../proxy/inflight.js';
 import { shutdown } from '../proxy/timeout-errors.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -13,9 +13,9 @@ export interface ShutdownDeps {
   delay: number;
   timeout: number;
   /** listeners whose idle connections close when refusing starts (ingress) */
-  refusingServers: Server[];
+  refusingServers: Closable[];
   /** every listener, closed at exit */
-  servers: Server[];
+  servers: Closable[];
   inflight: Inflight[];
   /** flushers run before exit (span export, log buffer), each bounded */
   flushers: Array<() => Promise<void> | void>;

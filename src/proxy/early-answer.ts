@@ -6,6 +6,7 @@
 // sends is read and dropped for a while, so the client reads the answer rather than a reset (a
 // socket closed with unread bytes resets the connection, and the client may lose the answer).
 import type { ServerResponse } from 'node:http';
+import { constants as h2constants, type Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Exchange } from './exchange.js';
 import type { ResponseHeaders } from './layer.js';
@@ -50,7 +51,7 @@ function remaining(ex: Exchange): number {
 export function beforeEarlyHead(ex: Exchange, headers: ResponseHeaders, final: boolean): void {
   if (final) {
     ex.requestBody?.stop();
-    if (remaining(ex) > DISCARD_LIMIT_BYTES) headers.connection = 'close';
+    if (remaining(ex) > DISCARD_LIMIT_BYTES && !ex.h2) headers.connection = 'close';
   }
   ex.res.once('finish', () => afterEarlyAnswer(ex));
 }
@@ -60,6 +61,8 @@ function afterEarlyAnswer(ex: Exchange): void {
   ex.requestIncomplete = true;
   const source = ex.requestBody;
   source?.stop();
+  // HTTP/2: the rest of the upload is refused on its own stream, the connection is untouched.
+  if (ex.h2) return endUpload(ex);
   const socket = ex.req.socket as Socket | null;
   if (!socket || socket.destroyed) return;
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
@@ -78,6 +81,15 @@ function afterEarlyAnswer(ex: Exchange): void {
   };
   if (source) source.discard(onChunk, discarded);
   else if (!closing) ex.req.once('end', () => clearTimeout(timer));
+}
+
+/**
+ * RFC 9113 §8.1: a server that answered before the request was complete asks the client to stop
+ * sending with RST_STREAM(NO_ERROR); the answer already sent stays valid.
+ */
+function endUpload(ex: Exchange): void {
+  const stream = (ex.req as unknown as Http2ServerRequest).stream;
+  if (!stream.destroyed) stream.close(h2constants.NGHTTP2_NO_ERROR);
 }
 
 /** Node closes the connection after this answer (Connection: close, HTTP/1.0, a refused 100-continue). */

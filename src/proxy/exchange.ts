@@ -94,6 +94,8 @@ export class Exchange {
   durationMs = 0;
   /** retries sent for this exchange (egress: the latest try's number, as its tries report it) */
   retries = 0;
+  /** performance.now() of the gRPC call's own deadline (grpc-timeout), 0 when it has none or the config's is sooner */
+  grpcDeadline = 0;
   /** the gRPC status the call ended with (trailers, a trailers-only answer, or sidelight's own); -1 none */
   grpcStatus = -1;
   /** a CONNECT to a configured upstream: set by the egress tunnel handler */

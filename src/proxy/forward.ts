@@ -10,6 +10,9 @@ import type { Inflight } from './inflight.js';
 import { writeInformational } from './informational.js';
 import type { ResponseHeaders } from './layer.js';
 import { streamIdleTimeout } from './timeout-errors.js';
+import { writeTrailersOnly } from './grpc-answer.js';
+import { parseGrpcStatus } from '../net/grpc-status.js';
+import type { Http2ServerResponse } from 'node:http2';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -29,6 +32,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
   private abortReason: Error | undefined = undefined;
   private waitingForDrain = false;
   private finished = false;
+  /** a gRPC trailers-only answer (grpc-status in the head): its head is written when it ends, ending the stream */
+  private heldHead: ResponseHeaders | undefined = undefined;
 
   constructor(
     private readonly ex: Exchange,
@@ -83,12 +88,19 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
     this.owner.beforeResponse(ex, headers);
     this.owner.inflight.responseStarted(ex);
     if (ex.requestBody !== undefined && !ex.requestBody.ended) beforeEarlyHead(ex, headers, appCloses);
-    res.writeHead(statusCode, statusMessage || undefined, headers as Record<string, string | string[]>);
+    if (ex.grpc && headers['grpc-status'] !== undefined) {
+      ex.grpcStatus = parseGrpcStatus(headers['grpc-status']);
+      this.heldHead = headers;
+      return;
+    }
+    // HTTP/2 has no reason phrase.
+    res.writeHead(statusCode, ex.h2 ? undefined : statusMessage || undefined, headers as Record<string, string | string[]>);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.finished) return;
     const ex = this.ex;
+    if (this.heldHead) this.releaseHead();
     ex.bytesOut += chunk.length;
     ex.lastActivity = this.owner.inflight.now;
     if (!ex.res.write(chunk) && !this.waitingForDrain) {
@@ -104,7 +116,13 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
   onResponseEnd(_controller: Controller, trailers: ResponseHeaders): void {
     if (this.finished) return;
     this.finished = true;
-    const res = this.ex.res;
+    const ex = this.ex;
+    const res = ex.res;
+    if (this.heldHead) {
+      if (!hasAny(trailers)) return writeTrailersOnly(res as unknown as Http2ServerResponse, ex.status, this.heldHead);
+      this.releaseHead();
+    }
+    if (ex.grpc && trailers['grpc-status'] !== undefined) ex.grpcStatus = parseGrpcStatus(trailers['grpc-status']);
     for (const _ in trailers) {
       res.addTrailers(trailers as Record<string, string>);
       break;
@@ -125,6 +143,13 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
     this.cut(midBodyFailure(err));
   }
 
+  /** a head held as trailers-only turned out to have a body after all: write it as an ordinary head */
+  private releaseHead(): void {
+    const headers = this.heldHead!;
+    this.heldHead = undefined;
+    this.ex.res.writeHead(this.ex.status, headers as Record<string, string | string[]>);
+  }
+
   private cut(failure: Failure): void {
     const ex = this.ex;
     ex.errorCode ??= failure.code;
@@ -136,6 +161,11 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
 /** A per-try limit that runs out once the head is in is a gap between body chunks: the stream went idle. */
 function midBodyFailure(err: Error): Failure {
   return err instanceof TryTimeoutError ? streamIdleTimeout.failure : classify(err);
+}
+
+function hasAny(headers: ResponseHeaders): boolean {
+  for (const _ in headers) return true;
+  return false;
 }
 
 function closes(connection: ResponseHeaders[string]): boolean {

@@ -4,9 +4,16 @@ import type { ResponseHeaders } from './layer.js';
 
 /**
  * Never copied from the client. `expect` is added back by the pipeline where the app decides on
- * 100-continue (undici refuses it); `host` is handled separately so egress can rewrite it.
+ * 100-continue (undici refuses it); `host` (and HTTP/2's `:authority`) is handled separately so
+ * egress can rewrite it; `te: trailers` goes on to an HTTP/2 upstream (gRPC requires it). The
+ * other pseudo-headers are the request line, which undici writes itself.
  */
 const HOP_BY_HOP = new Set([
+  ':method',
+  ':path',
+  ':scheme',
+  ':authority',
+  ':protocol',
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -42,6 +49,8 @@ export interface HeaderRewrite {
   readonly host: string | undefined;
   /** add X-Forwarded-For/-Proto/-Host (ingress); egress passes the app's own through untouched */
   readonly setForwarded: boolean;
+  /** the upstream speaks HTTP/2 */
+  readonly http2: boolean;
 }
 
 /**
@@ -67,7 +76,10 @@ export function forwardRequestHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
     if (HOP_BY_HOP.has(name) || owned.has(name) || dynamic?.has(name)) {
-      if (name === 'host') clientHost = raw[i + 1];
+      if (name === 'host' || name === ':authority') clientHost = raw[i + 1];
+      else if (name === 'te') {
+        if (target.http2 && raw[i + 1].trim().toLowerCase() === 'trailers') out.push('te', 'trailers');
+      } else if (name.charCodeAt(0) === 58 /* : */) continue;
       else if (!target.setForwarded) {
         if (name.startsWith('x-forwarded-') && !owned.has(name) && !dynamic?.has(name)) out.push(name, raw[i + 1]);
       } else if (name === 'x-forwarded-for') forwardedFor = forwardedFor ? `${forwardedFor}, ${raw[i + 1]}` : raw[i + 1];

@@ -5,7 +5,7 @@
 import { DeadlineList } from './deadline-list.js';
 import type { Exchange, TimeoutLimits } from './exchange.js';
 import { UpstreamTimeoutError } from '../errors.js';
-import { maxDuration, streamIdleTimeout } from './timeout-errors.js';
+import { grpcDeadlineExceeded, maxDuration, streamIdleTimeout } from './timeout-errors.js';
 
 /** A configured duration where 0 means "no limit". */
 export const limit = (ms: number | undefined): number => (ms === undefined || ms <= 0 ? Infinity : ms);
@@ -110,7 +110,8 @@ export class Inflight {
       return;
     }
     const capped = ex.startedAt + limits.max <= now;
-    this.cut(ex, capped ? maxDuration : ex.phase === HEAD ? new UpstreamTimeoutError() : streamIdleTimeout);
+    const cap = ex.grpcDeadline === 0 ? maxDuration : grpcDeadlineExceeded;
+    this.cut(ex, capped ? cap : ex.phase === HEAD ? new UpstreamTimeoutError() : streamIdleTimeout);
   }
 
   private cut(ex: Exchange, reason: Error): void {

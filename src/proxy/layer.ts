@@ -130,6 +130,8 @@ export interface Target {
   readonly host: string | undefined;
   /** add X-Forwarded-For/-Proto/-Host: ingress does, egress leaves the app's request as it is */
   readonly setForwarded: boolean;
+  /** the upstream speaks HTTP/2 (h2c://, or https:// with h2 offered): gRPC may go there */
+  readonly http2: boolean;
   /** whole-request budget in ms */
   readonly timeout: number;
   /** the upstream's route templates (egress.upstreams.NAME.routes): they set the exchange's route */

@@ -1,8 +1,10 @@
 // HTTP servers for the proxy listeners, and binding with a clear error naming the config key.
 import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer as createH2Server, type Http2Server, type Http2Session } from 'node:http2';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { ListenAddress } from '../config/values.js';
 import { formatListen } from '../config/values.js';
+import { FrontDoor } from './front-door.js';
 import type { Pipeline } from './pipeline.js';
 import { refusedRequest } from './refused-request.js';
 
@@ -13,7 +15,50 @@ export class ListenError extends Error {
   }
 }
 
-export function createProxyServer(pipeline: Pipeline, maxHeaderBytes: number): Server {
+export interface ProxyLimits {
+  readonly maxHeaderBytes: number;
+  readonly maxConcurrentStreams: number;
+}
+
+/** A proxy listener: HTTP/1.1 and HTTP/2 with prior knowledge on one port (src/proxy/front-door.ts). */
+export function createProxyListener(pipeline: Pipeline, limits: ProxyLimits): FrontDoor {
+  return new FrontDoor(createProxyServer(pipeline, limits.maxHeaderBytes), createProxyH2Server(pipeline, limits));
+}
+
+/**
+ * How long an HTTP/2 connection with no stream open is kept: as HTTP/1.1 keep-alive (65 s, past
+ * the 60 s most load balancers and clients use) so the client, not sidelight, closes first.
+ */
+const H2_IDLE_MS = 65_000;
+
+function createProxyH2Server(pipeline: Pipeline, limits: ProxyLimits): Http2Server {
+  const server = createH2Server({
+    maxSessionMemory: 10,
+    // The header block's limit is the HTTP/1.1 head's (maxHeaderListSize, past which the stream
+    // is refused); the count of headers is bounded by that, not by Node's 128, as on HTTP/1.1.
+    maxHeaderListPairs: Math.max(128, Math.ceil(limits.maxHeaderBytes / 32)),
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
+  });
+  server.on('request', pipeline.handleRequest);
+  server.on('session', (session: Http2Session) => {
+    // A peer's protocol error ends its own connection; nothing else is touched.
+    session.on('error', ignoreError);
+    let open = 0;
+    session.on('stream', (stream) => {
+      open++;
+      stream.once('close', () => open--);
+      stream.on('error', ignoreError);
+    });
+    session.setTimeout(H2_IDLE_MS, () => {
+      if (open === 0) session.close();
+    });
+  });
+  return server;
+}
+
+function ignoreError(): void {}
+
+function createProxyServer(pipeline: Pipeline, maxHeaderBytes: number): Server {
   const server = createServer({ maxHeaderSize: maxHeaderBytes, requestTimeout: 0, keepAliveTimeout: 65_000 });
   server.headersTimeout = 70_000;
   // Node keeps only the first maxHeadersCount (2000) headers and drops the rest without a word;
@@ -38,7 +83,7 @@ function rejectMalformed(pipeline: Pipeline, err: NodeJS.ErrnoException, socket:
   pipeline.handleRefused(req, socket, answer);
 }
 
-export function listen(server: Server, address: ListenAddress, key: string): Promise<ListenAddress> {
+export function listen(server: Server | NetServer, address: ListenAddress, key: string): Promise<ListenAddress> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const where = formatListen(address);

@@ -1,11 +1,14 @@
 // One listener's request path, in one visible place: layers' request hooks, target
 // resolution, the forward, layers' response hooks, and completion.
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import { constants as h2constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { beforeEarlyHead, bodyUnfinished } from './early-answer.js';
 import { Exchange } from './exchange.js';
-import { ClientAbortedError, classify, errorBody, type Rejection } from '../errors.js';
+import { ClientAbortedError, ERRORS, classify, errorBody, rejection, type Rejection } from '../errors.js';
+import { grpcAnswerHeaders, writeTrailersOnly } from './grpc-answer.js';
+import { passGrpcDeadline, withGrpcDeadline } from './grpc-deadline.js';
 import { ForwardHandler, type ForwardOwner } from './forward.js';
 import { forwardRequestHeaders } from './headers.js';
 import type { Inflight } from './inflight.js';
@@ -23,6 +26,8 @@ export interface PipelineOptions {
   /** what a CONNECT request gets once the layers let it through: a tunnel, or a local answer */
   connect: ConnectHandler;
   inflight: Inflight;
+  /** `Expect: 100-continue` goes on to the upstream, which decides (ingress to an HTTP/1.1 app); otherwise 100 at once */
+  upstreamDecidesContinue: boolean;
 }
 
 const CONNECTION_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
@@ -37,6 +42,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
   private readonly owned: ReadonlySet<string>;
   private readonly resolve: PipelineOptions['resolve'];
   private readonly connect: ConnectHandler;
+  private readonly upstreamDecidesContinue: boolean;
   /** open tunnels, closed when the process stops */
   readonly tunnels = new Set<Duplex>();
   /** bytes the client sent after its Upgrade request, replayed once the tunnel is up */
@@ -47,6 +53,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     this.inflight = options.inflight;
     this.resolve = options.resolve;
     this.connect = options.connect;
+    this.upstreamDecidesContinue = options.upstreamDecidesContinue;
     this.requestHooks = options.layers.filter((l) => l.onRequest);
     this.responseHooks = options.layers.filter((l) => l.onResponse);
     this.doneHooks = options.layers.filter((l) => l.onDone);
@@ -54,17 +61,18 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     this.owned = new Set(options.layers.flatMap((l) => l.ownsRequestHeaders ?? []));
   }
 
-  readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    this.accept(req, res, false);
+  /** node:http's and node:http2's 'request' event: the compatibility objects offer what the core uses */
+  readonly handleRequest = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    this.accept(req as IncomingMessage, res as ServerResponse, false);
   };
 
   /**
-   * Node's 'checkContinue' event, `Expect: 100-continue`: on ingress the app decides, so the
-   * expectation goes to it and its 100 (or its refusal) comes back. On egress Node's answer is
-   * kept: 100 at once, as undici cannot send the expectation on to an API.
+   * Node's 'checkContinue' event, `Expect: 100-continue`: an HTTP/1.1 app decides, so the
+   * expectation goes to it and its 100 (or its refusal) comes back. Elsewhere Node's answer is
+   * kept: 100 at once, as undici cannot send the expectation on to an API or over HTTP/2.
    */
   readonly handleCheckContinue = (req: IncomingMessage, res: ServerResponse): void => {
-    const appDecides = this.listener === 'ingress';
+    const appDecides = this.upstreamDecidesContinue;
     if (!appDecides) res.writeContinue();
     this.accept(req, res, appDecides);
   };
@@ -142,9 +150,11 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     if ('code' in target) return this.reply(ex, target);
     ex.upstream = target.name;
     if (target.routes !== undefined) ex.route = target.routes.match(pathOf(ex.upstreamPath));
+    if (ex.grpc && !target.http2) return this.reply(ex, needsHttp2(target.name));
     const req = ex.req;
-    if (!upgradeHead && hasBody(req)) ex.requestBody = new RequestBodySource(ex, this.inflight);
-    this.inflight.add(ex, timeoutsOf(target, ex));
+    if (!upgradeHead && hasBody(ex)) ex.requestBody = new RequestBodySource(ex, this.inflight);
+    const limits = timeoutsOf(target, ex);
+    this.inflight.add(ex, ex.grpc ? withGrpcDeadline(ex, limits) : limits);
     const handler = new ForwardHandler(ex, this);
     ex.upstreamCall = handler;
     if (upgradeHead) this.pendingHeads.set(ex, upgradeHead);
@@ -152,7 +162,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
       origin: target.origin,
       path: ex.upstreamPath,
       method: ex.method as Dispatcher.HttpMethod,
-      headers: forwardRequestHeaders(req, this.owned, target, ex.forwardHeaders, ex.upstreamHost),
+      headers: this.requestHeaders(ex, target),
       // undici accepts async iterables as bodies; its types only list streams.
       body: (ex.requestBody ?? null) as Dispatcher.DispatchOptions['body'],
       upgrade: upgradeHead ? (req.headers.upgrade ?? null) : null,
@@ -163,6 +173,11 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     } catch (err) {
       handler.onResponseError(undefined, err as Error);
     }
+  }
+
+  private requestHeaders(ex: Exchange, target: Target): string[] {
+    const headers = forwardRequestHeaders(ex.req, this.owned, target, ex.forwardHeaders, ex.upstreamHost);
+    return ex.grpcDeadline === 0 ? headers : passGrpcDeadline(ex, headers);
   }
 
   beforeResponse(ex: Exchange, headers: ResponseHeaders): void {
@@ -208,7 +223,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     this.complete(ex);
   }
 
-  /** Answers with sidelight's JSON error body. */
+  /** Answers with sidelight's JSON error body; a gRPC call gets a gRPC error instead. */
   reply(ex: Exchange, r: Rejection): void {
     const res = ex.res;
     ex.status = r.status;
@@ -218,16 +233,32 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
       res.destroy();
       return;
     }
+    if (ex.h2) {
+      // A new stream refused while draining is reset with REFUSED_STREAM: nothing of it was
+      // processed, so any client retries it on another connection (RFC 9113 §8.7).
+      if (r.code === 'draining') return void (res as unknown as Http2ServerResponse).stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+      if (ex.grpc) return this.replyGrpc(ex, r);
+    }
     const body = errorBody(r, ex.requestId, ex.upstream);
     const headers: ResponseHeaders = { 'content-type': 'application/json', 'cache-control': 'no-store' };
     if (r.headers) for (let i = 0; i < r.headers.length; i += 2) headers[r.headers[i]] = r.headers[i + 1];
-    if (r.close) headers.connection = 'close';
+    if (r.close && !ex.h2) headers.connection = 'close';
     this.beforeResponse(ex, headers);
     if (bodyUnfinished(ex)) beforeEarlyHead(ex, headers, true);
     ex.bytesOut = Buffer.byteLength(body);
     headers['content-length'] = String(ex.bytesOut);
     res.writeHead(r.status, headers as Record<string, string>);
     res.end(body);
+  }
+
+  /** A gRPC call gets a trailers-only gRPC error: HTTP 200, the catalogue's gRPC status and the message. */
+  private replyGrpc(ex: Exchange, r: Rejection): void {
+    const headers = grpcAnswerHeaders(r);
+    ex.status = 200;
+    ex.grpcStatus = ERRORS[r.code].grpcStatus;
+    this.beforeResponse(ex, headers);
+    if (bodyUnfinished(ex)) beforeEarlyHead(ex, headers, true);
+    writeTrailersOnly(ex.res as unknown as Http2ServerResponse, 200, headers);
   }
 
   private complete(ex: Exchange): void {
@@ -253,8 +284,15 @@ function handedOver(ex: Exchange): boolean {
   return ex.status === 101 || (ex.status === 200 && ex.method === 'CONNECT');
 }
 
-/** The request has a body to forward: a non-zero Content-Length, or chunked. */
-function hasBody(req: IncomingMessage): boolean {
+function needsHttp2(upstream: string): Rejection {
+  const where = upstream === 'app' ? 'ingress.app is http:// or https:// (HTTP/1.1); write h2c://HOST:PORT for a gRPC app' : `upstream ${upstream} is http:// (HTTP/1.1)`;
+  return rejection('grpc_needs_http2', `gRPC needs HTTP/2 end to end: ${where}`);
+}
+
+/** The request has a body to forward: a non-zero Content-Length, or chunked; on HTTP/2, a stream not ended with its headers. */
+function hasBody(ex: Exchange): boolean {
+  if (ex.h2) return !(ex.req as unknown as Http2ServerRequest).stream.endAfterHeaders;
+  const req = ex.req;
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';
   return req.headers['transfer-encoding'] !== undefined;

@@ -9,3 +9,4 @@ import { failure, LocalFailure } from '../errors.js';
 export const streamIdleTimeout = new LocalFailure(failure('stream_idle_timeout', 'nothing moved on this exchange for longer than idleTimeout'));
 export const maxDuration = new LocalFailure(failure('max_duration', 'the exchange took longer than maxDuration'));
 export const shutdown = new LocalFailure(failure('shutdown', 'sidelight shut down before the exchange was over', { headers: ['retry-after', '1'] }));
+export const grpcDeadlineExceeded = new LocalFailure(failure('deadline_exceeded', "the call's deadline (grpc-timeout) passed"));

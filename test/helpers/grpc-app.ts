@@ -58,9 +58,12 @@ export interface GrpcApp {
   close(): Promise<void>;
 }
 
-function metadataOf(call: { metadata: grpc.Metadata }): Record<string, string> {
+/** the call's metadata; `deadline-ms` is what was left of its deadline (grpc-timeout) on arrival */
+function metadataOf(call: { metadata: grpc.Metadata; getDeadline(): grpc.Deadline }): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(call.metadata.getMap())) out[k] = String(v);
+  const deadline = call.getDeadline();
+  if (deadline instanceof Date || (typeof deadline === 'number' && Number.isFinite(deadline))) out['deadline-ms'] = String(Number(deadline) - Date.now());
   return out;
 }
 
@@ -157,6 +160,16 @@ export function healthClient(address: string): HealthClient {
 /** A unary call as a promise: the reply, or the ServiceError with its code, details and metadata */
 export function sayVia(client: EchoClient, req: EchoRequest, metadata = new grpc.Metadata(), options: grpc.CallOptions = {}): Promise<EchoReply> {
   return new Promise((resolve, reject) => client.say(req, metadata, options, (err, res) => (err ? reject(err) : resolve(res!))));
+}
+
+/** The ServiceError a call ended with; fails the test when the call succeeded */
+export async function failureOf(call: Promise<unknown>): Promise<grpc.ServiceError> {
+  const outcome = await call.then(
+    (value) => ({ value }),
+    (err: grpc.ServiceError) => ({ err }),
+  );
+  if ('err' in outcome) return outcome.err;
+  throw new Error(`the call succeeded: ${JSON.stringify(outcome.value)}`);
 }
 
 export { grpc };

@@ -14,7 +14,7 @@ const asObject = (flat: string[]) => {
   return out;
 };
 
-const ingress = { host: undefined, setForwarded: true };
+const ingress = { host: undefined, setForwarded: true, http2: false };
 
 describe('forwardRequestHeaders', () => {
   it('drops hop-by-hop headers and those named in Connection, case-insensitively', () => {
@@ -25,7 +25,7 @@ describe('forwardRequestHeaders', () => {
 
   it('leaves owned headers to their layer and appends the extra ones', () => {
     const req = fakeRequest(['X-Request-ID', 'client', 'Host', 'shop']);
-    const out = asObject(forwardRequestHeaders(req, new Set(['x-request-id']), { host: 'api.example', setForwarded: true }, ['x-request-id', 'ours']));
+    const out = asObject(forwardRequestHeaders(req, new Set(['x-request-id']), { host: 'api.example', setForwarded: true, http2: false }, ['x-request-id', 'ours']));
     expect(out['x-request-id']).toEqual(['ours']);
     expect(out.host).toEqual(['api.example']);
     expect(out['x-forwarded-host']).toEqual(['shop']);
@@ -33,7 +33,7 @@ describe('forwardRequestHeaders', () => {
 
   it('adds no X-Forwarded-* for an egress target and passes the app\'s own through', () => {
     const req = fakeRequest(['Host', 'api.stripe.com', 'X-Forwarded-Proto', 'https', 'Connection', 'close']);
-    const out = asObject(forwardRequestHeaders(req, new Set(), { host: 'api.stripe.com', setForwarded: false }, []));
+    const out = asObject(forwardRequestHeaders(req, new Set(), { host: 'api.stripe.com', setForwarded: false, http2: false }, []));
     expect(out).toEqual({ host: ['api.stripe.com'], 'x-forwarded-proto': ['https'] });
   });
 
