@@ -44,10 +44,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'sidelight-grpc-bench-'));
 const resultsDir = here('./results/');
 const load = { seconds: Number(opts.duration), connections: Number(opts.connections), streams: Number(opts.streams) };
 
-const h2Floor = (name, note) => ({
+const h2Floor = (name, note, env = {}) => ({
   name,
   note,
-  start: (ctx) => ({ cmd: process.execPath, args: [...ctx.nodeArgs, here('./h2-floor.mjs')], env: { PORT: String(ctx.port), UPSTREAM: ctx.upstream } }),
+  start: (ctx) => ({ cmd: process.execPath, args: [...ctx.nodeArgs, here('./h2-floor.mjs')], env: { PORT: String(ctx.port), UPSTREAM: ctx.upstream, ...env } }),
 });
 const quiet = { tracing: { exporter: 'none' }, metrics: { enabled: false }, logging: { accessLog: false } };
 // app: 'grpc' (unary Echo/Say to the grpc-js app over h2c) or 'h1' (h2 GETs, run.mjs's HTTP/1.1 upstream);
@@ -55,6 +55,11 @@ const quiet = { tracing: { exporter: 'none' }, metrics: { enabled: false }, logg
 const rows = [
   { name: 'direct-grpc', note: 'h2load → grpc-js app, no proxy', app: 'grpc' },
   { ...h2Floor('h2-floor', 'bench/h2-floor.mjs: node:http2 in, node:http2 client out, no telemetry'), app: 'grpc' },
+  // undici's h2 client dispatches a POST (every gRPC call) or a streamed body only on a connection
+  // with nothing else in flight, so sidelight's app pool holds a connection per call in flight.
+  // These two rows part what that costs from the rest: node:http2 that way, then undici itself.
+  { ...h2Floor('h2-floor-per-call', 'the h2-floor with an h2c connection per call in flight, round robin', { SESSIONS: String(load.connections * load.streams) }), app: 'grpc', floor: 'h2-floor' },
+  { ...h2Floor('h2-floor-undici', 'the h2-floor with an undici h2c Pool out, as sidelight has', { CLIENT: 'undici' }), app: 'grpc', floor: 'h2-floor' },
   { ...sidelightDefault('sidelight-grpc', 'sink', 'no config file: request id, access log, metrics, spans 1.0 to a live collector'), app: 'grpc', floor: 'h2-floor' },
   { ...sidelight('sidelight-grpc-bare', quiet, { note: 'request id only: no access log, metrics or spans' }), app: 'grpc', floor: 'h2-floor' },
   { ...h2Floor('h2-floor-h1', 'bench/h2-floor.mjs: node:http2 in, undici HTTP/1.1 Pool out'), app: 'h1' },
@@ -63,7 +68,8 @@ const rows = [
 
 function appCalls(countUrl) {
   return new Promise((resolve, reject) => {
-    get(countUrl, (res) => {
+    // agent: false — a kept-alive socket may meet the app's idle close between rounds (socket hang up)
+    get(countUrl, { agent: false }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
       res.on('end', () => resolve(Number(text)));
@@ -90,7 +96,7 @@ async function measure(row, fixed) {
   const target = grpc ? url + ECHO_SAY : `${url}/`;
   try {
     await untilReady(grpc ? echoes : answersGet, url, proc);
-    h2load(target, { ...spec, seconds: Number(opts.warmup) });
+    const warm = h2load(target, { ...spec, seconds: Number(opts.warmup) });
     const before = { proxy: proc ? cpuSeconds(proc.pid) : 0, app: cpuSeconds(fixed.appPid), calls: await appCalls(fixed.countUrl) };
     const run = h2load(target, spec);
     const proxyCpu = proc ? cpuSeconds(proc.pid) - before.proxy : NaN;
@@ -98,6 +104,7 @@ async function measure(row, fixed) {
     // A proxy's own gRPC errors are HTTP 200s to h2load: calls it counted that the app never answered.
     const unanswered = grpc ? Math.max(0, run.calls - ((await appCalls(fixed.countUrl)) - before.calls)) : 0;
     const after = grpc ? await echoes(url) : await answersGet(url);
+    if (ctx.nodeArgs.length) process.stderr.write(`(the profile covers ~${warm.calls + run.calls} calls: for bench/profile-summary.mjs --calls) `);
     return {
       rps: run.rps,
       cpuUs: (proxyCpu * 1e6) / run.calls,

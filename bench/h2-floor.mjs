@@ -4,10 +4,13 @@
 // request and response bodies are piped (backpressure both ways), the response's trailers are sent
 // as trailers (gRPC's status rides there). No request id, no access log, no metrics, no spans, no
 // deadlines: the telemetry and the gRPC handling are what bench/grpc.mjs prices against this.
-// Not undici's h2 client: it dispatches a request with a stream body, or any POST, only when no
-// other request is in flight on the connection, so gRPC calls would not share a connection.
+// Not undici's h2 client by default: it dispatches a request with a stream body, or any POST,
+// only when no other request is in flight on the connection, so gRPC calls do not share a
+// connection. CLIENT=undici uses it anyway (an undici h2c Pool, as sidelight's app pool is):
+// the difference between the two is what undici's h2 client costs.
 import { connect, constants, createServer } from 'node:http2';
-import { Pool } from 'undici';
+import { PassThrough } from 'node:stream';
+import { buildConnector, Pool } from 'undici';
 
 const port = Number(process.env.PORT);
 const h2c = process.env.UPSTREAM.startsWith('h2c://');
@@ -21,12 +24,17 @@ function withoutHop(headers, out = {}) {
   return out;
 }
 
-let session;
+// SESSIONS > 1 spreads the calls over that many h2c connections, round robin.
+const sessions = new Array(Number(process.env.SESSIONS ?? 1)).fill(null);
+let next = 0;
 function upstreamSession() {
+  const i = next;
+  next = (next + 1) % sessions.length;
+  const session = sessions[i];
   if (session && !session.closed && !session.destroyed) return session;
-  session = connect(origin);
-  session.on('error', () => {});
-  return session;
+  sessions[i] = connect(origin);
+  sessions[i].on('error', () => {});
+  return sessions[i];
 }
 
 function toH2c(stream, headers, flags) {
@@ -49,15 +57,20 @@ function toH2c(stream, headers, flags) {
   stream.on('error', () => {});
 }
 
-const pool = h2c ? null : new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0 });
+const viaUndici = !h2c || process.env.CLIENT === 'undici';
+const pool = viaUndici
+  ? new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, ...(h2c ? { allowH2: true, connect: buildConnector({ useH2c: true }), pipelining: 100, maxConcurrentStreams: 100 } : {}) })
+  : null;
 
-class H1Handler {
+class UndiciHandler {
   constructor(stream) {
     this.stream = stream;
+    this.trailers = null;
+    if (h2c) stream.once('wantTrailers', () => (this.trailers ? stream.sendTrailers(this.trailers) : stream.close()));
   }
   onRequestStart() {}
   onResponseStart(controller, status, headers) {
-    this.stream.respond(withoutHop(headers, { ':status': status }));
+    this.stream.respond(withoutHop(headers, { ':status': status }), { waitForTrailers: h2c });
   }
   onResponseData(controller, chunk) {
     if (!this.stream.write(chunk)) {
@@ -65,7 +78,11 @@ class H1Handler {
       this.stream.once('drain', () => controller.resume());
     }
   }
-  onResponseEnd() {
+  onResponseEnd(controller) {
+    // undici's h2 client completes with Node's trailers object, which the handler API's adapter
+    // reads as an empty list: the object is on controller.rawTrailers.
+    const raw = controller.rawTrailers;
+    if (raw && !Array.isArray(raw) && Object.keys(raw).length) this.trailers = raw;
     this.stream.end();
   }
   onResponseError() {
@@ -75,22 +92,24 @@ class H1Handler {
   }
 }
 
-function toH1(stream, headers, flags) {
+function viaPool(stream, headers, flags) {
   const out = [];
   for (const name in headers) {
-    if (name[0] === ':' || name === 'te' || HOP.has(name)) continue;
+    if (name[0] === ':' || (name === 'te' && !h2c) || HOP.has(name)) continue;
     const value = headers[name];
     if (Array.isArray(value)) for (const v of value) out.push(name, v);
     else out.push(name, value);
   }
   out.push('host', headers[':authority'] ?? '');
-  const body = flags & NGHTTP2_FLAG_END_STREAM ? null : stream;
+  // undici pipes a stream body with pipeline(), which destroys a Duplex that has not closed when
+  // the upload ends: the server stream would be reset before its response. A PassThrough takes that.
+  const body = flags & NGHTTP2_FLAG_END_STREAM ? null : stream.pipe(new PassThrough());
   stream.on('error', () => {});
-  pool.dispatch({ path: headers[':path'], method: headers[':method'], headers: out, body }, new H1Handler(stream));
+  pool.dispatch({ path: headers[':path'], method: headers[':method'], headers: out, body }, new UndiciHandler(stream));
 }
 
 createServer()
-  .on('stream', h2c ? toH2c : toH1)
+  .on('stream', viaUndici ? viaPool : toH2c)
   .listen(port, '127.0.0.1', () => console.log(`h2 floor on ${port}`));
 
 // Exit cleanly on SIGTERM so `node --cpu-prof` (bench/grpc.mjs --profile h2-floor) writes its profile.

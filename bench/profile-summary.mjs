@@ -1,5 +1,6 @@
 // Where a CPU profile's time goes: self time by source module and by function.
-//   node bench/profile-summary.mjs PROFILE.cpuprofile [--top 25]
+//   node bench/profile-summary.mjs PROFILE.cpuprofile [--top 25] [--calls N]
+// With --calls (the calls or requests the profile covers), each line also reads in µs per call.
 // Frames in dist/ are named by the source they were bundled from when dist/ was built with
 // `node scripts/build.mjs --sourcemap` (the same code, with .map files beside it).
 import { existsSync, readFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
+const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, calls: { type: 'string' } } });
 const profile = JSON.parse(readFileSync(positionals[0], 'utf8'));
 const maps = new Map();
 
@@ -48,6 +49,14 @@ for (const node of profile.nodes) {
   byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
 }
 const top = Number(opts.top);
-const pct = (us) => `${((100 * us) / total).toFixed(1)} %`;
-const list = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `| ${k} | ${pct(us)} |`).join('\n');
-console.log(`Busy time ${(total / 1e3).toFixed(0)} ms (idle left out).\n\n| module | self |\n| --- | ---: |\n${list(byModule)}\n\n| function — module | self |\n| --- | ---: |\n${list(byFunction)}`);
+const calls = Number(opts.calls);
+const cells = (us) => `${((100 * us) / total).toFixed(1)} %${calls ? ` | ${(us / calls).toFixed(1)}` : ''}`;
+const head = (what) => `| ${what} | self |${calls ? ' µs/call |' : ''}\n| --- | ---: |${calls ? ' ---: |' : ''}`;
+const list = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `| ${k} | ${cells(us)} |`).join('\n');
+console.log(`Busy time ${(total / 1e3).toFixed(0)} ms (idle left out)${calls ? `, ${(total / calls).toFixed(1)} µs per call over ${calls} calls` : ''}.
+
+${head('module')}
+${list(byModule)}
+
+${head('function — module')}
+${list(byFunction)}`);
