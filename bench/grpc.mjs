@@ -1,8 +1,10 @@
 // HTTP/2 and gRPC rows (issue 21): unary gRPC calls through sidelight beside a bare HTTP/2 proxy
 // floor, and h2 clients through sidelight to an HTTP/1.1 app beside the floor doing the same.
 //   node bench/grpc.mjs [--only a,b] [--duration 5] [--warmup 2] [--connections 4] [--streams 16]
-//                       [--repeat 1] [--profile NAME] [--pin on|off] [--out FILE]
-// Load: h2load, `connections` h2c connections with `streams` calls in flight on each (closed loop).
+//                       [--rate 1000] [--repeat 1] [--profile NAME] [--pin on|off] [--out FILE]
+// Load: h2load, `connections` h2c connections with `streams` calls in flight on each (closed loop),
+// then the same for `duration` at a fixed `rate` of calls per second (0: skip), which every row
+// keeps up with: CPU per call at equal work, where the closed loop gives each row its own pace.
 // The app: grpc-js serving test/fixtures/echo.proto (bench/peers/grpc-app.mjs); the HTTP/1.1 app:
 // run.mjs's upstream. CPU per call is the proxy process's utime+stime over the measured run ÷ calls,
 // as in run.mjs; rounds are interleaved, each figure the median over rounds with the best round beside it.
@@ -25,6 +27,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '4' },
     streams: { type: 'string', default: '16' },
+    rate: { type: 'string', default: '1000' },
     repeat: { type: 'string', default: '1' },
     profile: { type: 'string' },
     pin: { type: 'string', default: 'on' },
@@ -103,6 +106,13 @@ async function measure(row, fixed) {
     const appCpu = grpc ? cpuSeconds(fixed.appPid) - before.app : NaN;
     // A proxy's own gRPC errors are HTTP 200s to h2load: calls it counted that the app never answered.
     const unanswered = grpc ? Math.max(0, run.calls - ((await appCalls(fixed.countUrl)) - before.calls)) : 0;
+    let atRate = { cpuUs: NaN, errors: 0 };
+    if (Number(opts.rate) > 0) {
+      const [cpu0, calls0] = [proc ? cpuSeconds(proc.pid) : 0, await appCalls(fixed.countUrl)];
+      const paced = h2load(target, { ...spec, rate: Number(opts.rate) });
+      const missing = grpc ? Math.max(0, paced.calls - ((await appCalls(fixed.countUrl)) - calls0)) : 0;
+      atRate = { cpuUs: proc ? ((cpuSeconds(proc.pid) - cpu0) * 1e6) / paced.calls : NaN, errors: paced.errors + missing };
+    }
     const after = grpc ? await echoes(url) : await answersGet(url);
     if (ctx.nodeArgs.length) process.stderr.write(`(the profile covers ~${warm.calls + run.calls} calls: for bench/profile-summary.mjs --calls) `);
     return {
@@ -110,7 +120,8 @@ async function measure(row, fixed) {
       cpuUs: (proxyCpu * 1e6) / run.calls,
       appCpuUs: (appCpu * 1e6) / run.calls,
       rss: proc ? rssMB(proc.pid) : NaN,
-      errors: run.errors + unanswered + (after ? 1 : 0),
+      cpuUsAtRate: atRate.cpuUs,
+      errors: run.errors + unanswered + atRate.errors + (after ? 1 : 0),
     };
   } finally {
     await proc?.stop();
@@ -153,24 +164,36 @@ for (const row of selected) {
   const runs = rounds.get(row.name);
   if (!runs.length) continue;
   const pick = (k) => median(runs.map((r) => r[k]));
-  results.set(row.name, { ...row, rps: pick('rps'), cpuUs: pick('cpuUs'), cpuMin: Math.min(...runs.map((r) => r.cpuUs)), appCpuUs: pick('appCpuUs'), rss: pick('rss'), errors: runs.reduce((n, r) => n + r.errors, 0) });
+  results.set(row.name, {
+    ...row,
+    rps: pick('rps'),
+    cpuUs: pick('cpuUs'),
+    cpuMin: Math.min(...runs.map((r) => r.cpuUs)),
+    cpuUsAtRate: pick('cpuUsAtRate'),
+    appCpuUs: pick('appCpuUs'),
+    rss: pick('rss'),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+  });
 }
-const ratio = (r) => (r.floor && results.get(r.floor) ? r.cpuUs / results.get(r.floor).cpuUs : NaN);
+const ratio = (r, k = 'cpuUs') => (r.floor && results.get(r.floor) ? r[k] / results.get(r.floor)[k] : NaN);
 const table = [
-  '| row | calls/s | CPU µs/call | × floor | min CPU µs/call | app CPU µs/call | RSS MB | errors |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  `| row | calls/s | CPU µs/call | × floor | min CPU µs/call | CPU µs/call @${opts.rate}/s | × floor @rate | app CPU µs/call | RSS MB | errors |`,
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...[...results.values()].map(
-    (r) => `| ${r.name} (${r.note}) | ${fmt(r.rps)} | ${fmt(r.cpuUs, 1)} | ${r.floor ? `${fmt(ratio(r), 2)} (${r.floor})` : '–'} | ${fmt(r.cpuMin, 1)} | ${fmt(r.appCpuUs, 1)} | ${fmt(r.rss)} | ${r.errors} |`,
+    (r) =>
+      `| ${r.name} (${r.note}) | ${fmt(r.rps)} | ${fmt(r.cpuUs, 1)} | ${r.floor ? `${fmt(ratio(r), 2)} (${r.floor})` : '–'} | ${fmt(r.cpuMin, 1)} | ` +
+      `${fmt(r.cpuUsAtRate, 1)} | ${fmt(ratio(r, 'cpuUsAtRate'), 2)} | ${fmt(r.appCpuUs, 1)} | ${fmt(r.rss)} | ${r.errors} |`,
   ),
 ].join('\n');
 const target = results.get('sidelight-grpc');
-const check = target && results.get('h2-floor') ? `- [${ratio(target) <= 1.3 ? 'pass' : 'FAIL'}] sidelight-grpc (default telemetry) ÷ h2-floor, CPU per call ≤ 1.3×: ${fmt(ratio(target), 2)}×` : '- [skip] sidelight-grpc ÷ h2-floor: needs both rows';
+const verdict = (k, label) => `- [${ratio(target, k) <= 1.3 ? 'pass' : 'FAIL'}] sidelight-grpc (default telemetry) ÷ h2-floor, CPU per call ${label} ≤ 1.3×: ${fmt(ratio(target, k), 2)}×`;
+const check = target && results.get('h2-floor') ? `${verdict('cpuUs', 'closed loop')}\n${verdict('cpuUsAtRate', `at ${opts.rate} calls/s`)}` : '- [skip] sidelight-grpc ÷ h2-floor: needs both rows';
 const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
 const h2loadVersion = execFileSync(H2LOAD, ['--version'], { encoding: 'utf8' }).trim();
 const report = `# sidelight HTTP/2 and gRPC bench, ${new Date().toISOString()}
 
 Machine: ${cpus().length} cores, ${cpuModel}; Node ${process.version}; ${h2loadVersion}; HTTP/1.1 app: ${upstream.kind}; gRPC app: grpc-js (bench/peers/grpc-app.mjs).
-Load: h2load -c${load.connections} -m${load.streams} (${load.connections * load.streams} in flight) for ${load.seconds} s after ${opts.warmup} s of warm-up; ${repeat > 1 ? `median of ${repeat} interleaved rounds` : 'one round'}; ${pinned ? 'proxy pinned to core 1, load generator/apps/sink to core 0' : 'no CPU pinning'}; load average at the end: ${loadavg().map((n) => n.toFixed(2)).join(' ')}.
+Load: h2load -c${load.connections} -m${load.streams} (${load.connections * load.streams} in flight) for ${load.seconds} s after ${opts.warmup} s of warm-up, then ${Number(opts.rate) > 0 ? `${opts.rate} calls/s for ${load.seconds} s` : 'no fixed-rate run'}; ${repeat > 1 ? `median of ${repeat} interleaved rounds` : 'one round'}; ${pinned ? 'proxy pinned to core 1, load generator/apps/sink to core 0' : 'no CPU pinning'}; load average at the end: ${loadavg().map((n) => n.toFixed(2)).join(' ')}.
 Command: \`node bench/grpc.mjs ${process.argv.slice(2).join(' ')}\`
 
 ${table}

@@ -27,12 +27,14 @@ export function writeEchoBody(dir) {
 }
 
 /**
- * `connections` h2c connections with `streams` requests in flight on each for `seconds`: a POST of
+ * `connections` h2c connections with up to `streams` requests in flight on each for `seconds`
+ * (with `rate`, that many calls per second in all, spread over the connections): a POST of
  * `bodyFile` with `headers` when given, else a GET. h2load counts HTTP statuses; a gRPC status
  * rides in the trailers, which it does not read (the caller counts those from the app's side).
  */
-export function h2load(url, { seconds, connections, streams, bodyFile, headers = {} }) {
+export function h2load(url, { seconds, connections, streams, rate, bodyFile, headers = {} }) {
   const args = ['-t1', `-c${connections}`, `-m${streams}`, `-D${seconds}`];
+  if (rate) args.push(`--rps=${Math.max(1, Math.round(rate / connections))}`);
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
   if (bodyFile) args.push('-d', bodyFile);
   const out = execFileSync(H2LOAD, [...args, url], { encoding: 'utf8' });
