@@ -58,6 +58,7 @@ program
   .argument('[file]', 'multi-document Kubernetes YAML; "-" or nothing reads stdin')
   .option('--image <image>', `sidelight image (default ${DEFAULT_IMAGE})`)
   .option('--app-port <port>', "the app's port (default: the app container's first containerPort, else 8080)")
+  .option('--app-protocol <http|h2c>', "how the app speaks: h2c for gRPC (default: h2c when the app's port is named grpc… or has appProtocol grpc/h2c, else http)")
   .option('--config-map <name>', `ConfigMap holding sidelight.yaml (default ${DEFAULT_CONFIG_MAP})`)
   .option('--classic', 'a regular container instead of a native sidecar (clusters before Kubernetes 1.29)')
   .action(async (file: string | undefined, options: InjectCommandOptions) => {

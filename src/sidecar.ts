@@ -19,6 +19,7 @@ import { createUpstreamTarget, type UpstreamHooks, type UpstreamTarget } from '.
 import { createAppTarget } from './ingress/app-target.js';
 import { accessLogLayer } from './layers/access-log.js';
 import { logUpstreamProtocolErrors } from './telemetry/upstream-protocol-log.js';
+import { protocolAbuseReporter } from './telemetry/protocol-abuse.js';
 import { clientMetricsInterceptor } from './egress/dispatch/client-metrics.js';
 import { egressRejectionsLayer, serverMetricsLayer } from './layers/server-metrics.js';
 import { routeLayer } from './layers/route.js';
@@ -54,6 +55,9 @@ import { logReadiness } from './lifecycle/readiness-log.js';
 import { watchLifecycle } from './lifecycle/lifecycle-metrics.js';
 import { watchTap } from './tap/tap-metrics.js';
 import { startTracing } from './telemetry/tracing.js';
+import { GrpcFaults } from './net/grpc-faults.js';
+import { UpstreamGrpcMethods } from './telemetry/grpc-methods.js';
+import { RpcMetrics } from './telemetry/rpc-metrics.js';
 import { VERSION } from './version.js';
 
 export interface Sidecar {
@@ -75,8 +79,11 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const accessLog = config.logging.accessLog ? [accessLogLayer(log, config.logging)] : [];
   // The live view: one summary per finished exchange to GET /tap clients, nothing without them.
   const tap = new TapHub(config.admin.tap);
-  const tapLayers = config.admin.tap.maxClients > 0 ? [tapLayer(tap, config.logging)] : [];
+  // grpc.errorCodes: the gRPC statuses that count as errors in the RED figures, the spans and the tap.
+  const grpcFaults = new GrpcFaults(config.grpc.errorCodes);
+  const tapLayers = config.admin.tap.maxClients > 0 ? [tapLayer(tap, config.logging, grpcFaults)] : [];
   const metrics = config.metrics.enabled ? new Metrics({ maxSeries: config.metrics.maxSeries }) : undefined;
+  const rpcMetrics = metrics ? new RpcMetrics(metrics) : undefined;
   const rateLimitHits = metrics ? new RateLimitHits(metrics) : undefined;
   const resilienceMetrics = metrics ? egressMetrics(metrics, rateLimitHits!) : undefined;
   const derivedCounters = metrics ? new DerivedCounters(metrics, config.metrics.counters) : undefined;
@@ -97,9 +104,9 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   const ingressLimits = buildIngressLimits(config.ingress.rateLimit, config.ingress.routes);
   const ingressLayers: Layer[] = [
     requestIdLayer,
-    ...(tracing ? [serverTracingLayer(tracing, { indexForEgress: config.egress.upstreams.length > 0 })] : []),
+    ...(tracing ? [serverTracingLayer(tracing, { indexForEgress: config.egress.upstreams.length > 0, faults: grpcFaults })] : []),
     routeLayer(config.ingress.routes),
-    ...(metrics ? [serverMetricsLayer(metrics)] : []),
+    ...(metrics ? [serverMetricsLayer(metrics, rpcMetrics!, grpcFaults)] : []),
     ...derivedLayer('ingress'),
     ...accessLog,
     ...tapLayers,
@@ -121,12 +128,17 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   // Egress: app → external APIs. It stays up through the drain: the app may still be finishing work.
   // Each upstream's dispatcher, outermost first: retry → per-try metrics/spans → admission
   // (maxInflight, breaker) → pool (src/egress/upstream-target.ts), so retries and local refusals are tries too.
+  // Each upstream's first gRPC methods, shared by its tries' metrics and spans.
+  const grpcMethods = new UpstreamGrpcMethods();
   const upstreamHooks: UpstreamHooks = {
-    tryInterceptors: [...(metrics ? [clientMetricsInterceptor(metrics)] : []), ...(tracing ? [clientTracingInterceptor(tracing)] : [])],
+    tryInterceptors: [
+      ...(metrics ? [clientMetricsInterceptor(metrics, { metrics: rpcMetrics!, faults: grpcFaults, methods: grpcMethods })] : []),
+      ...(tracing ? [clientTracingInterceptor(tracing, grpcMethods)] : []),
+    ],
     observers: [breakerLog(logger), ...(resilienceMetrics ? [resilienceMetrics] : [])],
     connectionObservers: metrics ? [metrics] : [],
   };
-  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes));
+  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes, config.grpc.errorCodes));
   const targets = new Map<string, UpstreamTarget>(upstreamTargets.map((t) => [t.name, t]));
   const egressInflight = new Inflight();
   const egressLayers = (...targetForms: Layer[]): Layer[] => [
@@ -196,6 +208,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
   addTapRoute(admin, tap);
   const stats = new LiveStats({
     metrics,
+    grpcCalls: rpcMetrics?.serverDuration,
     retries: resilienceMetrics?.retries,
     listeners: [
       { name: 'ingress', inflight: ingressInflight },
@@ -229,8 +242,9 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
 
   // Bind everything; a port that cannot be had is named with its key.
   // Each proxy port takes HTTP/1.1 and HTTP/2 (src/proxy/front-door.ts); the admin port HTTP/1.1.
+  const onAbuse = protocolAbuseReporter(logger, metrics);
   const proxyPort = (key: string, pipeline: Pipeline, address: ListenAddress) => {
-    const door = createProxyListener(pipeline, config.limits);
+    const door = createProxyListener(pipeline, config.limits, onAbuse);
     return { key, name: pipeline.listener, closable: door as Closable, listening: door.server as Parameters<typeof listen>[0], address };
   };
   const adminServer = admin.createServer();

@@ -1,5 +1,5 @@
-// `sidelight stat`: GET /stats as tables, per ingress route, per upstream and (when any are
-// allowed) per upstream's CONNECT tunnels, like `linkerd viz stat`; --watch redraws it, --json
+// `sidelight stat`: GET /stats as tables, per ingress route, per ingress gRPC method (when there
+// are gRPC calls), per upstream and (when any are allowed) per upstream's CONNECT tunnels, like `linkerd viz stat`; --watch redraws it, --json
 // prints the document as it came.
 import { duration } from '../config/values.js';
 import type { StatsFigures, StatsReport } from '../stats/live-stats.js';
@@ -29,6 +29,11 @@ function zscore(p: Paint, z: number | null | undefined): string {
   return z > 3 ? p.red(text) : z > 2 ? p.yellow(text) : text;
 }
 
+/** the most frequent statuses since start: "OK 120, UNAVAILABLE 3" */
+function statusNames(p: Paint, statuses: StatsReport['grpcMethods'][number]['statuses']): string {
+  return statuses.map((s) => `${s.status === 'OK' ? s.status : p.yellow(s.status || 'none')} ${s.calls}`).join(', ');
+}
+
 function breaker(p: Paint, state: string | undefined): string {
   if (state === 'open') return p.red('open');
   if (state === 'half_open') return p.yellow('half-open');
@@ -48,6 +53,8 @@ export function formatStats(doc: StatsReport, windowName: '10s' | '1m', p: Paint
   out.push(table(['ROUTE (ingress)', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99', 'Z'], routes, new Set([1, 2, 3, 4, 5, 6])));
   if (!routes.length) out.push(p.dim('no ingress traffic yet'));
   out.push('');
+  const grpc = (doc.grpcMethods ?? []).map((g) => [g.method, ...figures(g), statusNames(p, g.statuses), zscore(p, g.zscore)]);
+  if (grpc.length) out.push(table(['GRPC METHOD (ingress)', 'RPS', 'SUCCESS', 'P50', 'P95', 'P99', 'STATUSES', 'Z'], grpc, new Set([1, 2, 3, 4, 5, 7])), '');
   const upstreams = doc.upstreams.map((u) => [
     u.upstream ?? '',
     breaker(p, u.breaker),

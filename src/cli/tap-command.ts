@@ -57,6 +57,7 @@ function ids(r: { requestId: string; traceId: string }, p: Paint): string {
 
 export function formatRecord(r: ExchangeRecord, p: Paint): string {
   let line = `${leadingColumns(r, p)} ${r.path}`;
+  if (r.grpcStatus !== undefined) line += `  ${(r.grpcFault ? p.red : r.grpcStatus === 'OK' ? p.green : p.yellow)(`grpc=${r.grpcStatus || '-'}`)}`;
   if (r.error) line += `  ${p.red(r.error)}`;
   if (r.retries) line += `  ${p.yellow(`retries=${r.retries}`)}`;
   return line + ids(r, p);

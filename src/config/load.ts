@@ -187,8 +187,10 @@ function finish(parsed: ParsedConfig, env: Env): Config {
     hosts: (u.hosts ?? [u.url.host]).map((h) => h.toLowerCase()),
     caPem: u.ca === undefined ? undefined : readCa(name, u.ca),
   }));
+  for (const u of upstreams) checkHttp2(u);
   checkUnique(upstreams, parsed);
   checkCounterRoutes(upstreams, parsed);
+  checkGrpcHealth(parsed);
   const service = parsed.service ?? (env.OTEL_SERVICE_NAME || 'app');
   // A route with limits of its own is a route: the route layer matches it like the others.
   const routes = [...parsed.ingress.routes];
@@ -228,6 +230,25 @@ function readCa(name: string, file: string): string {
     throw new ConfigError(`egress.upstreams.${name}.ca: "${file}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   return pem;
+}
+
+/** HTTP/2 is offered by ALPN inside TLS, or spoken by prior knowledge to an h2c:// origin */
+function checkHttp2(u: Upstream): void {
+  const key = `egress.upstreams.${u.name}.http2`;
+  if (u.url.h2c && u.http2 === false) throw new ConfigError(`${key}: an h2c:// upstream speaks only HTTP/2; for HTTP/1.1 write "http://${u.url.host}"`);
+  if (u.http2 && u.url.protocol === 'http:' && !u.url.h2c) {
+    throw new ConfigError(`${key}: HTTP/2 without TLS cannot be negotiated; write "h2c://${u.url.host}" if the upstream speaks it by prior knowledge`);
+  }
+}
+
+/** the gRPC health check is an HTTP/2 call: it needs an h2c:// app, and it replaces readiness.path */
+function checkGrpcHealth(parsed: ParsedConfig): void {
+  const { readiness, ingress } = parsed;
+  if (!readiness.grpcHealth) return;
+  if (!ingress.app.h2c) {
+    throw new ConfigError(`readiness.grpcHealth: the gRPC health check speaks HTTP/2 without TLS, so ingress.app must be an h2c:// URL (it is "${ingress.app.origin}"; write "h2c://${ingress.app.host}")`);
+  }
+  if (readiness.path !== undefined) throw new ConfigError('readiness.grpcHealth: set readiness.path or readiness.grpcHealth, not both: each is the whole app check');
 }
 
 /** a derived counter's route must be one of its listener's templates, or it would never count */

@@ -94,6 +94,8 @@ const upstream = z.strictObject({
   connections: withDefault(positiveInt.check(z.maximum(4096)), 32),
   maxInflight: withDefault(positiveInt, 1000),
   ca: z.optional(z.string().check(z.minLength(1))),
+  /** an https:// upstream: offer HTTP/2 by ALPN (the API picks); an h2c:// one always speaks it */
+  http2: z.optional(z.boolean()),
   rateLimit: z.optional(upstreamRateLimit),
   /** route templates for the http_route label of client metrics and spans */
   routes: withDefault(z.array(z.string().check(z.startsWith('/', 'route templates start with "/"'))), []),
@@ -149,9 +151,9 @@ export const configSchema = z.strictObject({
   }),
   readiness: section({
     path: z.optional(z.string().check(z.startsWith('/'))),
-    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app); `grpcService` is the service asked about, "" the whole server */
+    /** ask the app grpc.health.v1.Health/Check instead (an h2c:// app); `grpcService` is the service asked about, none: the whole server */
     grpcHealth: withDefault(z.boolean(), false),
-    grpcService: withDefault(z.string(), ''),
+    grpcService: z.optional(z.string()),
     interval: z.prefault(duration, '5s'),
     timeout: z.prefault(duration, '1s'),
   }),

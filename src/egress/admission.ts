@@ -9,6 +9,7 @@ import { retryAfterSeconds } from '../proxy/token-bucket.js';
 import { REFUSED, type UpstreamBreaker } from './circuit-breaker.js';
 import type { EgressObserver } from './observer.js';
 import type { RateWaiter, UpstreamRateLimiter } from './rate-limiter.js';
+import { grpcStatusName } from '../net/grpc-status.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 
 /** A breaker ticket for a caller the breaker does not track (the breaker is off). */
@@ -93,10 +94,14 @@ export class UpstreamAdmission {
     else this.breaker.failed(ticket, fault);
   }
 
-  /** The breaker's name for an answer with this status and failure, as `report` takes it. */
-  faultOf(status: number, err: Failure | undefined): string | undefined | null {
+  /**
+   * The breaker's name for an answer with this status, gRPC status (-1: none) and failure, as
+   * `report` takes it. A gRPC answer's HTTP status is 200 whatever happened: its grpc-status says.
+   */
+  faultOf(status: number, grpcStatus: number, err: Failure | undefined): string | undefined | null {
     if (err !== undefined && !ERRORS[err.code].upstreamFault) return null;
     if (this.breaker.isFailureStatus(status)) return `status_${status}`;
+    if (grpcStatus > 0 && this.breaker.isFailureGrpcStatus(grpcStatus)) return `grpc_${grpcStatusName(grpcStatus)}`;
     return err?.errorType;
   }
 }

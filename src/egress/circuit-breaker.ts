@@ -19,6 +19,8 @@ export interface BreakerOptions {
   resetTimeout: number;
   rollingWindow: number;
   failureStatuses?: number[];
+  /** gRPC status codes that count as failures (grpc.errorCodes); an answer's grpc-status decides over its HTTP 200 */
+  grpcFailureCodes?: readonly number[];
 }
 
 /** What admit() returns: refused, an ordinary try, or the half-open trial (numbers ≥ TRIAL). */
@@ -45,6 +47,7 @@ export class UpstreamBreaker {
   private halfOpenTimer: NodeJS.Timeout | undefined = undefined;
   private readonly window: RollingWindow;
   private readonly failureStatuses: (status: number) => boolean;
+  private readonly grpcFailureCodes: ReadonlySet<number>;
   lastFailure: { at: string; error: string } | undefined;
 
   constructor(
@@ -55,6 +58,7 @@ export class UpstreamBreaker {
   ) {
     const list = options.failureStatuses ? new Set(options.failureStatuses) : undefined;
     this.failureStatuses = list ? (s) => list.has(s) : (s) => s >= 500 && s <= 599;
+    this.grpcFailureCodes = new Set(options.grpcFailureCodes);
     this.window = new RollingWindow(3, options.rollingWindow, now);
   }
 
@@ -68,6 +72,10 @@ export class UpstreamBreaker {
 
   isFailureStatus(status: number): boolean {
     return this.failureStatuses(status);
+  }
+
+  isFailureGrpcStatus(code: number): boolean {
+    return this.grpcFailureCodes.has(code);
   }
 
   /** REFUSED, ADMITTED, or a trial number; hand it back to succeeded/failed/abandoned */

@@ -5,6 +5,8 @@
 // observed as a try with that error type.
 import { createSecureContext, rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
+import { GRPC_STATUS_NAMES, type GrpcStatusName } from '../net/grpc-status.js';
+import { h2TrailersInterceptor } from '../proxy/h2-trailers.js';
 import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
 import { compileRoutes } from '../proxy/route-matcher.js';
 import type { Upstream } from '../config/load.js';
@@ -33,10 +35,19 @@ export interface UpstreamHooks {
   connectionObservers: readonly ConnectionObserver[];
 }
 
-/** `maxHeaderBytes`: the largest response head accepted from the upstream (limits.maxHeaderBytes) */
-export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, maxHeaderBytes: number): UpstreamTarget {
+/**
+ * `maxHeaderBytes`: the largest response head accepted from the upstream (limits.maxHeaderBytes);
+ * `grpcErrorCodes`: the gRPC statuses the breaker counts as failures (grpc.errorCodes).
+ */
+export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, maxHeaderBytes: number, grpcErrorCodes: readonly GrpcStatusName[]): UpstreamTarget {
   const { name, url, retry } = upstream;
   const origin = url.origin;
+  // HTTP/2: by prior knowledge to an h2c:// upstream, offered by ALPN to an https:// one with
+  // http2 on. Each connection carries one request at a time, as over HTTP/1.1 (undici's default
+  // pipelining of 1): undici holds a POST or a streamed body back until the connection's other
+  // requests are done, so a deeper pipeline would queue calls behind a long stream on one
+  // connection while the pool's others sit idle. `connections` bounds the concurrency.
+  const h2 = url.h2c || upstream.http2 === true;
   const connection: PoolOptions = {
     keepAliveTimeout: 4_000,
     maxHeaderSize: maxHeaderBytes,
@@ -50,15 +61,20 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
       // system CAs, it never turns checking off. One secure context: parsed once, not per connection.
       rejectUnauthorized: true,
       secureContext: upstream.caPem ? createSecureContext({ ca: [...rootCertificates, upstream.caPem] }) : undefined,
+      allowH2: h2,
+      useH2c: url.h2c,
     }),
   };
   const pool = new Pool(origin, { ...connection, connections: upstream.connections });
-  const breaker = new UpstreamBreaker(name, upstream.breaker, hooks.observers);
+  // h2TrailersInterceptor innermost, on the pool and on the stale-connection resend's own client
+  const h2Trailers = h2 ? [h2TrailersInterceptor()] : [];
+  const breaker = new UpstreamBreaker(name, { ...upstream.breaker, grpcFailureCodes: grpcErrorCodes.map((n) => GRPC_STATUS_NAMES.indexOf(n)) }, hooks.observers);
   const limiter = upstream.rateLimit ? new UpstreamRateLimiter(upstream.rateLimit) : undefined;
   const admission = new UpstreamAdmission(name, upstream.maxInflight, breaker, hooks.observers, limiter);
   const budget = new RetryBudget(retry.budgetPercent, retry.budgetMinRetries, upstream.breaker.rollingWindow);
   const interceptors: Dispatcher.DispatcherComposeInterceptor[] = [
-    staleConnectionRetryInterceptor(name, () => new Client(origin, connection), hooks.connectionObservers),
+    ...h2Trailers,
+    staleConnectionRetryInterceptor(name, () => new Client(origin, connection).compose(h2Trailers), hooks.connectionObservers),
     tryTimeoutInterceptor(upstream.timeout),
     admissionInterceptor(admission),
     ...hooks.tryInterceptors.map((make) => make(name)),
@@ -79,7 +95,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
     host: url.host,
     // The app's call to Stripe is the app's: no sidecar or pod addresses leak to a third party.
     setForwarded: false,
-    http2: url.h2c,
+    http2: h2,
     routes: upstream.routes.length > 0 ? compileRoutes(upstream.routes) : undefined,
     timeout: upstream.requestTimeout ?? upstream.timeout * (1 + retry.attempts),
   };

@@ -22,10 +22,12 @@ export function createAppTarget(config: Config, observers: readonly ConnectionOb
     headersTimeout: 0,
     bodyTimeout: 0,
     maxHeaderSize: config.limits.maxHeaderBytes,
-    // h2c://: HTTP/2 by prior knowledge (the connector marks the socket h2), up to 100 streams on
-    // a connection before the pool opens another.
+    // h2c://: HTTP/2 by prior knowledge (the connector marks the socket h2). One call per
+    // connection at a time: undici's h2 client holds a non-idempotent request (every gRPC call is
+    // a POST) until its connection has nothing else running, so a long stream would hold up every
+    // call queued behind it on a shared connection.
     connect: reuseAwareConnector({ timeout: 10_000, ...(app.h2c ? ({ useH2c: true } as object) : {}) }),
-    ...(app.h2c ? { allowH2: true, pipelining: 100, maxConcurrentStreams: 100 } : {}),
+    ...(app.h2c ? { allowH2: true, pipelining: 1 } : {}),
   };
   const pool = new Pool(origin, connection);
   const stale = staleConnectionRetryInterceptor('app', () => new Client(origin, connection), observers);

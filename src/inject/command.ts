@@ -7,6 +7,7 @@ import { inject, InjectError } from './inject.js';
 export interface InjectCommandOptions {
   image?: string;
   appPort?: string;
+  appProtocol?: string;
   configMap?: string;
   classic?: boolean;
 }
@@ -21,12 +22,14 @@ export function runInject(file: string | undefined, options: InjectCommandOption
     appPort = Number(options.appPort);
     if (!/^\d+$/.test(options.appPort) || appPort < 1 || appPort > 65535) throw new InjectError(`--app-port: "${options.appPort}" is not a port (1-65535)`);
   }
+  const appProtocol = options.appProtocol;
+  if (appProtocol !== undefined && appProtocol !== 'http' && appProtocol !== 'h2c') throw new InjectError(`--app-protocol: "${appProtocol}" is not http or h2c`);
   const configMap = options.configMap ?? DEFAULT_CONFIG_MAP;
   if (configMap.length > 253 || !DNS_SUBDOMAIN.test(configMap)) throw new InjectError(`--config-map: "${configMap}" is not a valid ConfigMap name`);
   const image = options.image ?? DEFAULT_IMAGE;
   if (!image.trim() || /\s/.test(image)) throw new InjectError(`--image: "${image}" is not an image reference`);
 
-  const result = inject(readInput(file), { image, appPort, configMap, classic: options.classic === true });
+  const result = inject(readInput(file), { image, appPort, appProtocol, configMap, classic: options.classic === true });
   for (const w of result.warnings) process.stderr.write(`sidelight inject: ${w}\n`);
   process.stdout.write(result.output);
 }

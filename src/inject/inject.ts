@@ -25,6 +25,8 @@ export interface InjectOptions {
   image: string;
   /** the app's port; default: the app container's first containerPort, else 8080 */
   appPort?: number;
+  /** how the app speaks on it; default: h2c when that port says gRPC or h2c (appProtocol or name), else http */
+  appProtocol?: 'http' | 'h2c';
   configMap: string;
   classic: boolean;
 }
@@ -138,12 +140,14 @@ function injectTemplate(doc: Document, t: Template, options: InjectOptions, warn
       }
     }
   }
-  const firstPort = ((apps[0].ports as Json[] | undefined) ?? [])[0]?.containerPort;
+  const ports = (apps[0].ports as Json[] | undefined) ?? [];
+  const firstPort = ports[0]?.containerPort;
   const appPort = options.appPort ?? (typeof firstPort === 'number' ? firstPort : DEFAULT_APP_PORT);
+  const appProtocol = options.appProtocol ?? (speaksH2c(ports.find((p) => p.containerPort === appPort)) ? 'h2c' : 'http');
 
   // Take out any sidelight container from an earlier run, remembering where it sat.
   const previous = removeNamed(doc, [...spec, 'initContainers']) ?? removeNamed(doc, [...spec, 'containers']);
-  const sidecarOptions: SidecarOptions = { image: options.image, appPort, configMap: options.configMap, classic: options.classic, serviceName: t.name };
+  const sidecarOptions: SidecarOptions = { image: options.image, appPort, appProtocol, configMap: options.configMap, classic: options.classic, serviceName: t.name };
   const container = sidecarContainer(sidecarOptions);
   keepUserEnv(container, previous?.value);
 
@@ -216,6 +220,14 @@ function keepUserEnv(container: Json, previous: Json | undefined): void {
 }
 
 /** A Service in the same input that still targets the app port bypasses sidelight's ingress. */
+/** A container port marked as gRPC or HTTP/2 cleartext: `appProtocol` (Kubernetes' own names, or grpc) or a name starting grpc/h2c, as Istio reads port names. */
+function speaksH2c(port: Json | undefined): boolean {
+  if (!port) return false;
+  const appProtocol = String(port.appProtocol ?? '').toLowerCase();
+  if (['grpc', 'h2c', 'kubernetes.io/h2c', 'http2'].includes(appProtocol)) return true;
+  return /^(grpc|h2c|http2)(-|$)/i.test(String(port.name ?? ''));
+}
+
 function serviceHints(docs: Document[], appPorts: Array<{ where: string; port: number }>): string[] {
   const ports = new Set(appPorts.map((a) => a.port));
   const hints: string[] = [];

@@ -33,6 +33,8 @@ export const MIN_GRACE_SECONDS = APP_SHUTDOWN_SECONDS + DEFAULT_DRAIN_SECONDS + 
 export interface SidecarOptions {
   image: string;
   appPort: number;
+  /** h2c: HTTP/2 cleartext (a gRPC app) */
+  appProtocol: 'http' | 'h2c';
   configMap: string;
   /** a regular container (clusters before 1.29) instead of a native sidecar */
   classic: boolean;
@@ -71,7 +73,7 @@ const fieldEnv = (name: string, fieldPath: string): Json => ({ name, valueFrom: 
 export function sidecarEnv(options: SidecarOptions): Json[] {
   const env: Json[] = [
     { name: 'SIDELIGHT_CONFIG', value: CONFIG_FILE },
-    { name: 'SIDELIGHT_APP', value: `http://127.0.0.1:${options.appPort}` },
+    { name: 'SIDELIGHT_APP', value: `${options.appProtocol}://127.0.0.1:${options.appPort}` },
     // optional: the pod starts without the Secret; POST on the admin port is then loopback-only.
     { name: 'SIDELIGHT_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: ADMIN_SECRET, key: ADMIN_SECRET_KEY, optional: true } } },
   ];

@@ -11,6 +11,7 @@
 import type { Exchange, TunnelFacts } from '../proxy/exchange.js';
 import type { Layer } from '../proxy/layer.js';
 import type { LogSink } from '../telemetry/logger.js';
+import { rpcStatusLabel } from '../telemetry/rpc-metrics.js';
 
 /** A line is visible in the destination at most this late (the logger's own timer then writes it out). */
 const BATCH_MS = 200;
@@ -40,7 +41,10 @@ export function accessLogLayer(log: LogSink, options: { logQuery: boolean }): La
     let text = `${start(request, ex)},"path":${JSON.stringify(options.logQuery ? ex.path + ex.query : ex.path)}`;
     // Always there ("" when no ingress.routes template matched, as in http_route): every line has the same fields.
     text += `,"route":${ex.route === '' ? '""' : JSON.stringify(ex.route)}`;
-    text += `,"status":${ex.status},"durationMs":${roundMs(ex.durationMs)},"bytesIn":${ex.bytesIn},"bytesOut":${ex.bytesOut}`;
+    text += `,"status":${ex.status}`;
+    // A status name or its digits: a token, no escaping. Only on gRPC calls' lines.
+    if (ex.grpc) text += `,"grpcStatus":"${rpcStatusLabel(ex.grpcStatus)}"`;
+    text += `,"durationMs":${roundMs(ex.durationMs)},"bytesIn":${ex.bytesIn},"bytesOut":${ex.bytesOut}`;
     if (ex.requestIncomplete) text += `,"requestIncomplete":true`;
     if (ex.upstream) text += `,"upstream":"${ex.upstream}"`;
     return end(ex, text);

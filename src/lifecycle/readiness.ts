@@ -1,14 +1,22 @@
 // Is the app ready? Polled in the background every readiness.interval, so a kubelet probe
-// never waits on the app: GET readiness.path answering 2xx, or a TCP connect when no path is set.
+// never waits on the app: GET readiness.path answering 2xx, the gRPC health check answering
+// SERVING (readiness.grpcHealth), or a TCP connect when neither is set. An h2c:// app is asked
+// over HTTP/2.
 import { connect } from 'node:net';
 import type { Dispatcher } from 'undici';
+import type { ServiceUrl } from '../config/values.js';
 import { unbracket, urlPort } from '../net/address.js';
-import { Client, requestVia } from '../proxy/undici.js';
+import { h2TrailersInterceptor } from '../proxy/h2-trailers.js';
+import { Client, requestVia, type PoolOptions } from '../proxy/undici.js';
 import type { DrainState } from './drain.js';
+import { checkGrpcHealth } from './grpc-health.js';
 
 export interface ReadinessOptions {
-  app: URL;
+  app: ServiceUrl;
   path?: string;
+  /** ask grpc.health.v1.Health/Check about `grpcService` (the config has checked the app is h2c://) */
+  grpcHealth: boolean;
+  grpcService?: string;
   interval: number;
   timeout: number;
 }
@@ -74,12 +82,27 @@ export class Readiness {
     for (const l of this.listeners) l(report);
   }
 
+  private connection(): Dispatcher {
+    const { app } = this.options;
+    if (this.client) return this.client;
+    const options: PoolOptions = { keepAliveTimeout: 60_000, ...(app.h2c ? { allowH2: true, useH2c: true } : {}) };
+    const client = new Client(app.origin, options);
+    this.client = app.h2c ? client.compose(h2TrailersInterceptor()) : client;
+    return this.client;
+  }
+
   private async checkApp(): Promise<string> {
     const { app, path, timeout } = this.options;
+    if (this.options.grpcHealth) {
+      try {
+        return await checkGrpcHealth(this.connection(), this.options.grpcService ?? '', timeout);
+      } catch (err) {
+        return `failing: grpc health: ${describe(err)}`;
+      }
+    }
     if (path) {
       try {
-        this.client ??= new Client(app.origin, { keepAliveTimeout: 60_000 });
-        const res = await requestVia(this.client, {
+        const res = await requestVia(this.connection(), {
           path,
           method: 'GET',
           headersTimeout: timeout,
@@ -108,7 +131,13 @@ export class Readiness {
   }
 }
 
+/** undici's own limits on one check: whichever of them and the signal fires first, the words are the same */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
 function describe(err: unknown): string {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-  return e.code ?? e.cause?.code ?? (e.name === 'TimeoutError' ? 'timed out' : (e.message ?? String(err)));
+  const e = err as { code?: unknown; name?: string; message?: string; cause?: { code?: string } };
+  // the signal's TimeoutError is a DOMException, whose numeric `code` (23) says nothing
+  const code = typeof e.code === 'string' ? e.code : e.cause?.code;
+  if (e.name === 'TimeoutError' || (code !== undefined && TIMEOUT_CODES.has(code))) return 'timed out';
+  return code ?? e.message ?? String(err);
 }

@@ -6,7 +6,7 @@
 // sends is read and dropped for a while, so the client reads the answer rather than a reset (a
 // socket closed with unread bytes resets the connection, and the client may lose the answer).
 import type { ServerResponse } from 'node:http';
-import { constants as h2constants, type Http2ServerRequest } from 'node:http2';
+import { constants as h2constants } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Exchange } from './exchange.js';
 import type { ResponseHeaders } from './layer.js';
@@ -53,7 +53,10 @@ export function beforeEarlyHead(ex: Exchange, headers: ResponseHeaders, final: b
     ex.requestBody?.stop();
     if (remaining(ex) > DISCARD_LIMIT_BYTES && !ex.h2) headers.connection = 'close';
   }
-  ex.res.once('finish', () => afterEarlyAnswer(ex));
+  // node:http2's compatibility response says 'finish' only once the stream has closed; the
+  // stream's own 'finish' is the answer sent.
+  const sent = ex.h2 ? ex.stream : ex.res;
+  sent.once('finish', () => afterEarlyAnswer(ex));
 }
 
 function afterEarlyAnswer(ex: Exchange): void {
@@ -88,7 +91,7 @@ function afterEarlyAnswer(ex: Exchange): void {
  * sending with RST_STREAM(NO_ERROR); the answer already sent stays valid.
  */
 function endUpload(ex: Exchange): void {
-  const stream = (ex.req as unknown as Http2ServerRequest).stream;
+  const stream = ex.stream;
   if (!stream.destroyed) stream.close(h2constants.NGHTTP2_NO_ERROR);
 }
 

@@ -1,6 +1,7 @@
 // One request through a listener: the record every layer reads and writes.
 // A class with every field declared up front keeps one hidden class on the hot path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, ServerHttp2Stream } from 'node:http2';
 import { isGrpcContentType } from '../net/grpc-status.js';
 import { parseAbsoluteForm } from '../net/request-target.js';
 
@@ -155,5 +156,20 @@ export class Exchange {
     this.remoteAddress = req.socket?.remoteAddress ?? '';
     this.h2 = req.httpVersionMajor === 2;
     this.grpc = this.h2 && isGrpcContentType(req.headers['content-type']);
+  }
+
+  /**
+   * The whole answer was handed to the connection. node:http2 ends a stream's writable side when
+   * the stream closes, however it closed, and marks it aborted when that was before its end.
+   */
+  get answered(): boolean {
+    if (!this.h2) return this.res.writableFinished;
+    const stream = this.stream;
+    return stream.writableFinished && !stream.aborted;
+  }
+
+  /** the HTTP/2 stream of an `h2` exchange (for what the compatibility objects do not offer: resets, trailers-only answers) */
+  get stream(): ServerHttp2Stream {
+    return (this.req as unknown as Http2ServerRequest).stream;
   }
 }

@@ -10,9 +10,8 @@ import type { Inflight } from './inflight.js';
 import { writeInformational } from './informational.js';
 import type { ResponseHeaders } from './layer.js';
 import { streamIdleTimeout } from './timeout-errors.js';
-import { writeTrailersOnly } from './grpc-answer.js';
+import { endGrpcCall, writeTrailersOnly } from './grpc-answer.js';
 import { parseGrpcStatus } from '../net/grpc-status.js';
-import type { Http2ServerResponse } from 'node:http2';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -43,7 +42,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
   abort(reason: Error): void {
     if (this.finished) {
       // The whole answer is handed over but the client is not reading it: a cut ends it too.
-      if (reason instanceof LocalFailure && !this.ex.res.writableFinished) this.cut(reason.failure);
+      if (reason instanceof LocalFailure && !this.ex.answered) this.cut(reason.failure);
       return;
     }
     if (this.controller) {
@@ -119,7 +118,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
     const ex = this.ex;
     const res = ex.res;
     if (this.heldHead) {
-      if (!hasAny(trailers)) return writeTrailersOnly(res as unknown as Http2ServerResponse, ex.status, this.heldHead);
+      if (!hasAny(trailers)) return writeTrailersOnly(ex.stream, ex.status, this.heldHead);
       this.releaseHead();
     }
     if (ex.grpc && trailers['grpc-status'] !== undefined) ex.grpcStatus = parseGrpcStatus(trailers['grpc-status']);
@@ -154,6 +153,9 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
     const ex = this.ex;
     ex.errorCode ??= failure.code;
     ex.errorType ??= failure.errorType;
+    // A gRPC call can still be ended properly: trailers with the status say why, where a reset
+    // would reach the client as "call ended without gRPC status".
+    if (ex.grpc && !ex.res.writableEnded && !ex.stream.destroyed) return endGrpcCall(ex, failure);
     ex.res.destroy();
   }
 }

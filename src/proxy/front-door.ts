@@ -24,6 +24,9 @@ export class FrontDoor implements Closable {
     private readonly h2: Http2Server,
   ) {
     this.server = createServer({ noDelay: true }, (socket) => this.sniff(socket));
+    // node:http tracks its connections (headersTimeout, closeIdleConnections) from its own
+    // 'listening' event; it never listens itself here, so it hears the door's.
+    this.server.once('listening', () => h1.emit('listening'));
     h2.on('session', (session: Http2Session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));

@@ -2,8 +2,9 @@
 // stream, gRPC over HTTP/2 §Responses) with the catalogue's gRPC status and a grpc-message saying
 // what happened, so a gRPC client reports "UNAVAILABLE: the upstream's circuit breaker is open"
 // rather than "Received http2 header with status: 503".
-import type { Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { ERRORS, type Rejection } from '../errors.js';
+import type { Exchange } from './exchange.js';
 import type { ResponseHeaders } from './layer.js';
 
 export function grpcAnswerHeaders(r: Rejection): ResponseHeaders {
@@ -14,9 +15,18 @@ export function grpcAnswerHeaders(r: Rejection): ResponseHeaders {
   };
 }
 
+/** Ends a gRPC call whose answer has started: trailers with the failure's gRPC status and message. */
+export function endGrpcCall(ex: Exchange, r: Rejection): void {
+  const trailers = grpcAnswerHeaders(r);
+  delete trailers['content-type'];
+  ex.grpcStatus = ERRORS[r.code].grpcStatus;
+  ex.res.addTrailers(trailers as Record<string, string>);
+  ex.res.end();
+}
+
 /** Writes a head that ends the stream: a trailers-only answer. */
-export function writeTrailersOnly(res: Http2ServerResponse, status: number, headers: ResponseHeaders): void {
-  res.stream.respond({ ...(headers as OutgoingHttpHeaders), ':status': status }, { endStream: true });
+export function writeTrailersOnly(stream: ServerHttp2Stream, status: number, headers: ResponseHeaders): void {
+  stream.respond({ ...(headers as OutgoingHttpHeaders), ':status': status }, { endStream: true });
 }
 
 /** grpc-message is percent-encoded UTF-8: everything outside printable ASCII, and '%' itself */

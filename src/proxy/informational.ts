@@ -1,6 +1,9 @@
 // 1xx answers from the upstream (102 Processing, 103 Early Hints, 100 Continue, …) passed on to
-// the client in order, before the final answer. An HTTP/1.0 client gets none (RFC 9110 §15.2).
+// the client in order, before the final answer. An HTTP/1.0 client gets none (RFC 9110 §15.2);
+// an HTTP/2 client gets them as HEADERS frames before the final one (RFC 9113 §8.1), except 100,
+// which node:http2 answers for itself.
 import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Http2ServerResponse, OutgoingHttpHeaders } from 'node:http2';
 import { stripResponseHopByHop } from './headers.js';
 import type { ResponseHeaders } from './layer.js';
 
@@ -9,6 +12,7 @@ type RawWriter = ServerResponse & { _writeRaw(data: string, encoding: BufferEnco
 
 export function writeInformational(res: ServerResponse, statusCode: number, headers: ResponseHeaders, statusMessage: string | undefined): void {
   const req = res.req;
+  if (req.httpVersionMajor === 2) return writeInformationalH2(res as unknown as Http2ServerResponse, statusCode, headers);
   if (res.headersSent || req.httpVersionMajor !== 1 || req.httpVersionMinor === 0) return;
   // writeContinue also tells Node the client was told to go on, so the connection is kept.
   if (statusCode === 100) return void res.writeContinue();
@@ -22,4 +26,10 @@ export function writeInformational(res: ServerResponse, statusCode: number, head
   }
   // latin1, as Node writes the final head.
   (res as RawWriter)._writeRaw(`${head}\r\n`, 'latin1');
+}
+
+function writeInformationalH2(res: Http2ServerResponse, statusCode: number, headers: ResponseHeaders): void {
+  if (res.headersSent || statusCode === 100 || res.stream.destroyed) return;
+  stripResponseHopByHop(headers);
+  res.stream.additionalHeaders({ ...(headers as OutgoingHttpHeaders), ':status': statusCode });
 }

@@ -1,9 +1,10 @@
 // HTTP servers for the proxy listeners, and binding with a clear error naming the config key.
 import { createServer, type Server } from 'node:http';
-import { createServer as createH2Server, type Http2Server, type Http2Session } from 'node:http2';
+import { constants as h2constants, createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { ListenAddress } from '../config/values.js';
 import { formatListen } from '../config/values.js';
+import { rejection } from '../errors.js';
 import { FrontDoor } from './front-door.js';
 import type { Pipeline } from './pipeline.js';
 import { refusedRequest } from './refused-request.js';
@@ -20,9 +21,12 @@ export interface ProxyLimits {
   readonly maxConcurrentStreams: number;
 }
 
+/** A connection closed for abusing the protocol: the listener's name and why ("premature_resets") */
+export type AbuseListener = (listener: string, reason: string) => void;
+
 /** A proxy listener: HTTP/1.1 and HTTP/2 with prior knowledge on one port (src/proxy/front-door.ts). */
-export function createProxyListener(pipeline: Pipeline, limits: ProxyLimits): FrontDoor {
-  return new FrontDoor(createProxyServer(pipeline, limits.maxHeaderBytes), createProxyH2Server(pipeline, limits));
+export function createProxyListener(pipeline: Pipeline, limits: ProxyLimits, onAbuse: AbuseListener): FrontDoor {
+  return new FrontDoor(createProxyServer(pipeline, limits.maxHeaderBytes), createProxyH2Server(pipeline, limits, onAbuse));
 }
 
 /**
@@ -31,29 +35,61 @@ export function createProxyListener(pipeline: Pipeline, limits: ProxyLimits): Fr
  */
 const H2_IDLE_MS = 65_000;
 
-function createProxyH2Server(pipeline: Pipeline, limits: ProxyLimits): Http2Server {
+/**
+ * Streams a client may reset before their answer, past which (when they are also most of its
+ * streams) the connection is closed: each reset stream still cost a request to the app, so a
+ * client that opens and cancels streams in a loop (CVE-2023-44487, "rapid reset") is cut off.
+ * Envoy's default for the same guard is 500; gRPC clients cancel a few streams, not hundreds.
+ */
+const MAX_PREMATURE_RESETS = 100;
+
+const HEADERS_TOO_LARGE = rejection('headers_too_large', 'request headers are larger than limits.maxHeaderBytes');
+
+function createProxyH2Server(pipeline: Pipeline, limits: ProxyLimits, onAbuse: AbuseListener): Http2Server {
   const server = createH2Server({
     maxSessionMemory: 10,
-    // The header block's limit is the HTTP/1.1 head's (maxHeaderListSize, past which the stream
-    // is refused); the count of headers is bounded by that, not by Node's 128, as on HTTP/1.1.
+    // The header block is limited as the HTTP/1.1 head is (below); the count of headers is bounded
+    // by that, not by Node's 128, so every header under the limit reaches the app, as on HTTP/1.1.
     maxHeaderListPairs: Math.max(128, Math.ceil(limits.maxHeaderBytes / 32)),
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
   });
-  server.on('request', pipeline.handleRequest);
+  // nghttp2 only advertises maxHeaderListSize; the limit itself is enforced here, per stream, as a 431.
+  server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    if (headerBytes(req.rawHeaders) > limits.maxHeaderBytes) pipeline.handleRefusedStream(req, res, HEADERS_TOO_LARGE);
+    else pipeline.handleRequest(req, res);
+  });
   server.on('session', (session: Http2Session) => {
-    // A peer's protocol error ends its own connection; nothing else is touched.
-    session.on('error', ignoreError);
+    // A peer's protocol error ends its own connection (GOAWAY is sent first); nothing else is touched.
+    session.on('error', () => session.destroy());
     let open = 0;
-    session.on('stream', (stream) => {
+    let streams = 0;
+    let premature = 0;
+    session.on('stream', (stream: ServerHttp2Stream) => {
       open++;
-      stream.once('close', () => open--);
+      streams++;
       stream.on('error', ignoreError);
+      stream.once('close', () => {
+        open--;
+        if (stream.rstCode === h2constants.NGHTTP2_NO_ERROR || stream.headersSent) return;
+        if (++premature > MAX_PREMATURE_RESETS && premature * 2 > streams && !session.destroyed) {
+          onAbuse(pipeline.listener, 'premature_resets');
+          session.goaway(h2constants.NGHTTP2_ENHANCE_YOUR_CALM);
+          session.destroy();
+        }
+      });
     });
     session.setTimeout(H2_IDLE_MS, () => {
       if (open === 0) session.close();
     });
   });
   return server;
+}
+
+/** A header section's size as HTTP/1.1 counts it ("name: value" and CRLF), so both protocols get the same limit */
+function headerBytes(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) n += raw[i].length + raw[i + 1].length + 4;
+  return n;
 }
 
 function ignoreError(): void {}

@@ -90,6 +90,10 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const ex = this.onSocket(req, socket);
+    // `Upgrade: h2c` (curl --http2 on http://) is declined, as RFC 9113 lets a server: the request
+    // is answered over HTTP/1.1 and the app never sees the offer. Its connection closes after the
+    // answer, which Node has already handed over. A body would be in `head`: that one is forwarded.
+    if (isH2cOffer(req)) return this.start(ex, undefined);
     this.start(ex, head);
   };
 
@@ -109,11 +113,21 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
    * whatever a layer would have said. It forwards nothing.
    */
   readonly handleRefused = (req: IncomingMessage, socket: Duplex, answer: Rejection): void => {
-    const ex = this.onSocket(req, socket);
+    this.refuse(this.onSocket(req, socket), answer);
+  };
+
+  /** An HTTP/2 request refused on its own stream (a header block past the limit): as handleRefused. */
+  readonly handleRefusedStream = (req: Http2ServerRequest, res: Http2ServerResponse, answer: Rejection): void => {
+    const ex = new Exchange(req as unknown as IncomingMessage, res as unknown as ServerResponse, this.listener);
+    res.on('close', () => this.complete(ex));
+    this.refuse(ex, answer);
+  };
+
+  private refuse(ex: Exchange, answer: Rejection): void {
     const hooks = this.requestHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i].onRequest!(ex);
     this.reply(ex, answer);
-  };
+  }
 
   /**
    * Node hands upgrades and CONNECT over without a response object; one bound to the socket
@@ -236,7 +250,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     if (ex.h2) {
       // A new stream refused while draining is reset with REFUSED_STREAM: nothing of it was
       // processed, so any client retries it on another connection (RFC 9113 §8.7).
-      if (r.code === 'draining') return void (res as unknown as Http2ServerResponse).stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+      if (r.code === 'draining') return void ex.stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
       if (ex.grpc) return this.replyGrpc(ex, r);
     }
     const body = errorBody(r, ex.requestId, ex.upstream);
@@ -258,14 +272,14 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
     ex.grpcStatus = ERRORS[r.code].grpcStatus;
     this.beforeResponse(ex, headers);
     if (bodyUnfinished(ex)) beforeEarlyHead(ex, headers, true);
-    writeTrailersOnly(ex.res as unknown as Http2ServerResponse, 200, headers);
+    writeTrailersOnly(ex.stream, 200, headers);
   }
 
   private complete(ex: Exchange): void {
     if (ex.durationMs !== 0) return;
     ex.durationMs = performance.now() - ex.startedAt || Number.MIN_VALUE;
     this.inflight.remove(ex);
-    if (!ex.res.writableFinished && !handedOver(ex)) {
+    if (!ex.answered && !handedOver(ex)) {
       // The client left before the whole answer was sent: stop the upstream work too.
       ex.upstreamCall?.abort(new ClientAbortedError());
       if (!ex.res.headersSent) ex.status = 499;
@@ -284,6 +298,10 @@ function handedOver(ex: Exchange): boolean {
   return ex.status === 101 || (ex.status === 200 && ex.method === 'CONNECT');
 }
 
+function isH2cOffer(req: IncomingMessage): boolean {
+  return req.headers.upgrade?.toLowerCase() === 'h2c' && req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+}
+
 function needsHttp2(upstream: string): Rejection {
   const where = upstream === 'app' ? 'ingress.app is http:// or https:// (HTTP/1.1); write h2c://HOST:PORT for a gRPC app' : `upstream ${upstream} is http:// (HTTP/1.1)`;
   return rejection('grpc_needs_http2', `gRPC needs HTTP/2 end to end: ${where}`);
@@ -291,7 +309,7 @@ function needsHttp2(upstream: string): Rejection {
 
 /** The request has a body to forward: a non-zero Content-Length, or chunked; on HTTP/2, a stream not ended with its headers. */
 function hasBody(ex: Exchange): boolean {
-  if (ex.h2) return !(ex.req as unknown as Http2ServerRequest).stream.endAfterHeaders;
+  if (ex.h2) return !ex.stream.endAfterHeaders;
   const req = ex.req;
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';

@@ -1,6 +1,6 @@
-// GET /stats and `sidelight stat`: per ingress route and per upstream, the request rate, success
-// ratio and p50/p95/p99 over the last 10 s and 1 min, with the latency z-score against the row's
-// own baseline. Nothing here runs per request: once a second the duration histograms that the
+// GET /stats and `sidelight stat`: per ingress route, per ingress gRPC method and per upstream,
+// the request rate, success ratio and p50/p95/p99 over the last 10 s and 1 min, with the latency
+// z-score against the row's own baseline. Nothing here runs per request: once a second the duration histograms that the
 // metrics already keep are summed per row and sampled (src/stats/sampled-row.ts), so memory is
 // bounded by the rows, and the rows by metrics.maxSeries.
 import type { RateLimiterView, UpstreamRateLimiter } from '../egress/rate-limiter.js';
@@ -24,6 +24,8 @@ export interface UpstreamView {
 export interface LiveStatsSources {
   /** undefined when metrics.enabled is false: then only in-flight and breaker states are known */
   metrics: Metrics | undefined;
+  /** rpc_server_call_duration_seconds: the ingress gRPC calls */
+  grpcCalls?: HistogramFamily;
   /** sidelight_upstream_retries_total, by upstream and reason */
   retries: ValueFamily | undefined;
   listeners: ReadonlyArray<{ name: string; inflight: { readonly count: number } }>;
@@ -63,12 +65,23 @@ export interface StatsReport {
   draining: boolean;
   listeners: Array<{ listener: string; inflight: number }>;
   routes: Array<{ listener: string; route: string } & StatsFigures>;
+  /** ingress gRPC calls per method ("package.Service/Method"; "_OTHER" past the method cap) */
+  grpcMethods: Array<{ listener: string; method: string; statuses: GrpcStatusCount[] } & StatsFigures>;
   upstreams: Array<{ upstream: string; breaker: string; inflight: number; maxInflight: number; rateLimit?: RateLimiterView } & Partial<StatsFigures>>;
   /** egress CONNECT tunnels per upstream; empty when tunnels or metrics are off */
   tunnels: TunnelStatsRow[];
   /** the ingress rate limits, when any is configured */
   rateLimits: IngressLimitView[];
 }
+
+/** how many calls ended with a status since sidelight started ("" : no status) */
+export interface GrpcStatusCount {
+  status: string;
+  calls: number;
+}
+
+/** the statuses shown per gRPC method, most frequent first */
+const TOP_STATUSES = 3;
 
 interface Row {
   sampled: SampledRow;
@@ -87,6 +100,7 @@ const round = (n: number, digits = 3) => (Number.isFinite(n) ? Math.round(n * 10
 
 export class LiveStats {
   private readonly routes: Source | undefined;
+  private readonly grpcRows: Source | undefined;
   private readonly upstreamRows: Source | undefined;
   private readonly tunnels: TunnelStats | undefined;
   private ticks = 0;
@@ -97,6 +111,7 @@ export class LiveStats {
     this.tunnels = sources.tunnels && new TunnelStats(sources.tunnels);
     if (m) {
       this.routes = source(m.serverDuration, 'http_route');
+      this.grpcRows = sources.grpcCalls && source(sources.grpcCalls, 'rpc_method');
       this.upstreamRows = source(m.clientDuration, 'upstream');
       this.sample();
       this.timer = setInterval(() => this.sample(), 1000);
@@ -119,7 +134,7 @@ export class LiveStats {
     });
     for (const u of this.sources.upstreams) this.row(this.upstreamRows, u.name);
     const learn = ++this.ticks % BASELINE_INTERVAL_S === 0;
-    for (const source of [this.routes, this.upstreamRows]) {
+    for (const source of [this.routes, this.upstreamRows, ...(this.grpcRows ? [this.grpcRows] : [])]) {
       const sums = sumByRow(source);
       for (const [key, counters] of sums) {
         counters.retries = source === this.upstreamRows ? (retries.get(key) ?? 0) : 0;
@@ -144,6 +159,7 @@ export class LiveStats {
       draining: sources.draining(),
       listeners: sources.listeners.map((l) => ({ listener: l.name, inflight: l.inflight.count })),
       routes: this.routes ? [...this.routes.rows].map(([route, row]) => ({ listener: 'ingress', route, ...this.figures(this.routes!, row) })) : [],
+      grpcMethods: this.grpcMethods(),
       upstreams: sources.upstreams.map((u) => {
         const row = this.upstreamRows?.rows.get(u.name);
         return {
@@ -158,6 +174,21 @@ export class LiveStats {
       tunnels: this.tunnels?.report() ?? [],
       rateLimits: sources.ingressLimits.map((l) => l.view()),
     };
+  }
+
+  private grpcMethods(): StatsReport['grpcMethods'] {
+    const source = this.grpcRows;
+    if (!source) return [];
+    const statuses = statusCounts(source.family);
+    return [...source.rows].map(([method, row]) => ({
+      listener: 'ingress',
+      method,
+      statuses: [...(statuses.get(method) ?? [])]
+        .map(([status, calls]) => ({ status, calls }))
+        .sort((a, b) => b.calls - a.calls)
+        .slice(0, TOP_STATUSES),
+      ...this.figures(source, row),
+    }));
   }
 
   private figures(source: Source, row: Row): StatsFigures {
@@ -220,4 +251,18 @@ function sumByRow(source: Source): Map<string, RowCounters> {
     if (values && values[source.errorLabel] !== '') sum.errors += s.count;
   });
   return sums;
+}
+
+/** rpc_method → rpc_status_code → calls, summed over error types; the overflow series has no labels to tell */
+function statusCounts(family: HistogramFamily): Map<string, Map<string, number>> {
+  const methodLabel = family.labelNames.indexOf('rpc_method');
+  const statusLabel = family.labelNames.indexOf('rpc_status_code');
+  const counts = new Map<string, Map<string, number>>();
+  family.forEachSeries((values, s) => {
+    if (!values) return;
+    let byStatus = counts.get(values[methodLabel]);
+    if (!byStatus) counts.set(values[methodLabel], (byStatus = new Map()));
+    byStatus.set(values[statusLabel], (byStatus.get(values[statusLabel]) ?? 0) + s.count);
+  });
+  return counts;
 }

@@ -1,6 +1,8 @@
 // What the tap publishes: one summary per finished exchange, and one per egress CONNECT tunnel. Every kind shares the base fields the filters read; headers are never part of it, so
 // Authorization, cookies and API keys cannot leak through the tap.
+import type { GrpcFaults } from '../net/grpc-faults.js';
 import type { Exchange, TunnelFacts } from '../proxy/exchange.js';
+import { rpcStatusLabel } from '../telemetry/rpc-metrics.js';
 
 export interface TapRecordBase {
   /** which kind of record: "exchange", or "tunnel" (an egress CONNECT to a configured upstream) */
@@ -27,6 +29,10 @@ export interface ExchangeRecord extends TapRecordBase {
   route: string;
   status: number;
   retries: number;
+  /** gRPC calls only: the status name ("OK", "UNAVAILABLE", …), "" when the call ended without one */
+  grpcStatus?: string;
+  /** gRPC calls only, and only when true: the status is one of grpc.errorCodes */
+  grpcFault?: true;
 }
 
 /** bytesIn went from the app to the upstream, bytesOut came back; the TLS inside is not seen. */
@@ -51,8 +57,8 @@ function common<K extends 'exchange' | 'tunnel'>(kind: K, ex: Exchange) {
   return { kind, time: new Date().toISOString(), listener: ex.listener, requestId: ex.requestId, traceId: ex.traceId };
 }
 
-export function exchangeRecord(ex: Exchange, logQuery: boolean): ExchangeRecord {
-  return {
+export function exchangeRecord(ex: Exchange, logQuery: boolean, faults: GrpcFaults): ExchangeRecord {
+  const record: ExchangeRecord = {
     ...common('exchange', ex),
     method: ex.method,
     path: logQuery ? ex.path + ex.query : ex.path,
@@ -65,6 +71,11 @@ export function exchangeRecord(ex: Exchange, logQuery: boolean): ExchangeRecord 
     bytesOut: ex.bytesOut,
     retries: ex.retries,
   };
+  if (ex.grpc) {
+    record.grpcStatus = rpcStatusLabel(ex.grpcStatus);
+    if (faults.isFault(ex.grpcStatus)) record.grpcFault = true;
+  }
+  return record;
 }
 
 export function tunnelRecord(ex: Exchange, t: TunnelFacts): TunnelRecord {
@@ -84,9 +95,9 @@ export function tunnelRecord(ex: Exchange, t: TunnelFacts): TunnelRecord {
   };
 }
 
-/** An exchange failed when sidelight or the upstream says so: an error code, or a 5xx answer. */
+/** An exchange failed when sidelight or the upstream says so: an error code, a 5xx answer, or a gRPC status in grpc.errorCodes. */
 export function isFailure(record: TapRecord): boolean {
-  if (record.error) return true;
+  if (record.error || (record as { grpcFault?: unknown }).grpcFault === true) return true;
   const status = (record as { status?: unknown }).status;
   return typeof status === 'number' && status >= 500;
 }

@@ -1,6 +1,8 @@
 // `sidelight inject` through the built CLI: golden output per kind, schema validity, idempotency,
 // --classic, and one clear exit-2 error for input it cannot handle.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/sidelight.js';
@@ -91,6 +93,21 @@ describe('sidelight inject', () => {
     expect(spec.terminationGracePeriodSeconds).toBe(60);
     const flagged = await injectFile('deployment.input.yaml', ['--app-port', '9999']);
     expect(flagged.stdout).toContain('value: http://127.0.0.1:9999');
+  });
+
+  it('a gRPC app: h2c:// when its port is named grpc or has appProtocol grpc, or with --app-protocol h2c', async () => {
+    const input = readFileSync(`${GOLDEN}deployment.input.yaml`, 'utf8');
+    const named = input.replace(/containerPort: 3000/, 'containerPort: 3000\n              name: grpc-api');
+    expect(named).not.toBe(input);
+    const file = join(mkdtempSync(join(tmpdir(), 'sidelight-inject-')), 'grpc.yaml');
+    writeFileSync(file, named);
+    const r = await runCli(['inject', ...ARGS, file]);
+    expect(r.stdout).toContain('value: h2c://127.0.0.1:3000');
+    const flagged = await injectFile('deployment.input.yaml', ['--app-protocol', 'h2c']);
+    expect(flagged.stdout).toContain('value: h2c://127.0.0.1:3000');
+    const wrong = await runCli(['inject', ...ARGS, '--app-protocol', 'grpc', `${GOLDEN}deployment.input.yaml`]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('--app-protocol: "grpc" is not http or h2c');
   });
 
   it('says when a Service in the input still bypasses sidelight', async () => {

@@ -46,7 +46,7 @@ const Echo = echoPackage.sidelight.test.v1.Echo;
 const Health = healthPackage.grpc.health.v1.Health;
 
 export interface GrpcApp {
-  /** h2c://127.0.0.1:PORT, as ingress.app takes it */
+  /** h2c://127.0.0.1:PORT, as ingress.app takes it (https://localhost:PORT over TLS) */
   url: string;
   port: number;
   /** metadata of every call received, in order ("key" → first value) */
@@ -70,7 +70,8 @@ function metadataOf(call: { metadata: grpc.Metadata; getDeadline(): grpc.Deadlin
 const describe = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k}=${v}`);
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startGrpcApp(port = 0): Promise<GrpcApp> {
+/** `tls`: serve gRPC over TLS (ALPN h2) with this key and certificate instead of h2c */
+export async function startGrpcApp(port = 0, tls?: { key: string; cert: string }): Promise<GrpcApp> {
   const server = new grpc.Server();
   const calls: GrpcApp['calls'] = [];
   const health = new Map<string, string>([['', 'SERVING']]);
@@ -135,11 +136,14 @@ export async function startGrpcApp(port = 0): Promise<GrpcApp> {
     },
   });
 
+  const credentials = tls
+    ? grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.key), cert_chain: Buffer.from(tls.cert) }])
+    : grpc.ServerCredentials.createInsecure();
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
-    url: `h2c://127.0.0.1:${bound}`,
+    url: tls ? `https://localhost:${bound}` : `h2c://127.0.0.1:${bound}`,
     port: bound,
     calls,
     setHealth: (service, status) => void health.set(service, status),

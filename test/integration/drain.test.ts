@@ -3,6 +3,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send, until, type RawResponse } from '../helpers/http.js';
+import { openConnection } from '../helpers/raw-http.js';
 import { startSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -50,6 +51,21 @@ describe('drain', () => {
     const lines = sl.logs.filter((l) => l.msg === 'request');
     expect(lines.filter((l) => l.path === '/gate' && l.status === 200)).toHaveLength(N);
     expect(lines.some((l) => l.requestId === 'late-1' && l.status === 503 && l.error === 'draining')).toBe(true);
+  });
+
+  it('closes idle keep-alive connections when refusing starts, while a request is still in flight', async () => {
+    const sl = await startSidelight({ config: { ingress: { app: app.url }, drain: { timeout: '20s' } } });
+    const idle = await openConnection(sl.ingress);
+    idle.write('GET /echo/first HTTP/1.1\r\nhost: x\r\n\r\n');
+    await idle.waitFor(/^HTTP\/1.1 200 OK[\s\S]*\r\n\r\n\{/);
+    const seen = app.received.length;
+    const held = pending(`${sl.ingress}/gate?held`);
+    await until(() => app.received.slice(seen).some((r) => r.url === '/gate?held'), 10_000, 'the request to reach the app');
+    sl.proc.kill('SIGTERM');
+    expect(await idle.ended).toBe('end');
+    app.openGate();
+    expect(((await held) as RawResponse).status).toBe(200);
+    expect(await sl.exited).toBe(0);
   });
 
   it('exits at once on a second signal', async () => {

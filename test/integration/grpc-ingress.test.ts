@@ -59,6 +59,20 @@ describe('gRPC through ingress to an h2c app', () => {
     expect(got).toEqual(['tick 0', 'tick 1', 'tick 2', 'tick 3']);
   });
 
+  it('a long stream does not hold up other calls on the same client connection', async () => {
+    const call = client.stream({ message: 'slow', count: 3, delayMs: 600 });
+    const got: string[] = [];
+    let streamEnded = false;
+    call.on('data', (m: EchoReply) => got.push(m.message));
+    const ended = new Promise<void>((resolve) => call.on('end', () => resolve(void (streamEnded = true))));
+    await expect.poll(() => got.length).toBe(1);
+    const reply = await sayVia(client, { message: 'meanwhile' });
+    expect(reply.message).toBe('meanwhile');
+    expect(streamEnded).toBe(false);
+    await ended;
+    expect(got).toHaveLength(3);
+  });
+
   it('client streaming: the messages arrive in order, the one reply comes back', async () => {
     const reply = await new Promise<EchoReply>((resolve, reject) => {
       const call = client.collect(new grpc.Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res!)));
@@ -91,6 +105,23 @@ describe('gRPC through ingress to an h2c app', () => {
     call.end();
     await ended;
     expect(bytes).toBe(40 * 256 * 1024);
+  });
+
+  it('a stream silent for longer than idleTimeout ends DEADLINE_EXCEEDED with the reason, after the messages it sent', async () => {
+    const call = client.stream({ message: 'quiet', count: 2, delayMs: 2_500 });
+    const got: string[] = [];
+    call.on('data', (m: EchoReply) => got.push(m.message));
+    const err = await new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+    expect(got).toEqual(['quiet 0']);
+    expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(err.details).toBe('nothing moved on this exchange for longer than idleTimeout');
+  });
+
+  it('a unary call whose answer is later than `timeout`: DEADLINE_EXCEEDED from sidelight, saying so', async () => {
+    const err = await failureOf(sayVia(client, { delayMs: 2_500 }));
+    expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(err.details).toBe('upstream did not answer in time');
+    expect(err.metadata.get('x-request-id')).toHaveLength(1);
   });
 
   it('grpc-timeout: the app gets what is left of the deadline; past it the call ends DEADLINE_EXCEEDED', async () => {

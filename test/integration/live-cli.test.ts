@@ -1,10 +1,10 @@
 // `sidelight tap` and `sidelight stat` as a user runs them, against a running sidelight: the
 // aligned lines and tables, colour only when asked for (stdout is a pipe here), filters, the
 // token, and one clear message with the right exit code when something is wrong.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { send, until } from '../helpers/http.js';
-import { CLI, runCli, startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
+import { startCli } from '../helpers/live-cli.js';
+import { runCli, startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const TOKEN = 'cli-test-token';
@@ -12,35 +12,6 @@ const ANSI = /\x1b\[/;
 
 let app: TestApp;
 let sl: RunningSidelight;
-
-interface LiveCli {
-  proc: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  stop(): Promise<void>;
-}
-
-/** Starts a long-running CLI command (tap, stat --watch) with its stdout piped. */
-function startCli(args: string[], env: Record<string, string> = {}): LiveCli {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d));
-  proc.stderr!.on('data', (d: Buffer) => (err += d));
-  const closed = new Promise<void>((resolve) => proc.on('close', () => resolve()));
-  return {
-    proc,
-    stdout: () => out,
-    stderr: () => err,
-    waitForStdout: (pattern, timeoutMs = 10_000) =>
-      until(() => pattern.exec(out)?.[0], timeoutMs, `${pattern} on stdout of "sidelight ${args[0]}"; got:\n${out}\n${err}`),
-    stop: () => {
-      proc.kill('SIGINT');
-      return closed;
-    },
-  };
-}
 
 beforeAll(async () => {
   app = await startTestApp();

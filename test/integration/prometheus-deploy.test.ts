@@ -33,7 +33,7 @@ describe('deploy/prometheus', () => {
     const tests = parse(readFileSync(RULE_TESTS, 'utf8')) as { tests: Array<{ alert_rule_test?: Array<{ alertname: string; exp_alerts: unknown[] }> }> };
     const alerts = rules.groups.flatMap((g) => g.rules.filter((r) => r.alert).map((r) => r.alert!));
     expect(alerts.sort()).toEqual(
-      ['SidelightCircuitOpen', 'SidelightDrainStuck', 'SidelightHighErrorRatio', 'SidelightLatencyAnomaly', 'SidelightUpstreamErrorRatio', 'SidelightTunnelOpenFailures', 'SidelightUpstreamLatencyHigh', 'SidelightUpstreamPoolSaturated', 'SidelightUpstreamRateLimited', 'SidelightRateLimitHits'].sort(),
+      ['SidelightCircuitOpen', 'SidelightDrainStuck', 'SidelightGrpcServerErrorRatio', 'SidelightHighErrorRatio', 'SidelightLatencyAnomaly', 'SidelightUpstreamErrorRatio', 'SidelightTunnelOpenFailures', 'SidelightUpstreamLatencyHigh', 'SidelightUpstreamPoolSaturated', 'SidelightUpstreamRateLimited', 'SidelightRateLimitHits'].sort(),
     );
     const firing = new Set(tests.tests.flatMap((t) => (t.alert_rule_test ?? []).filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
     for (const alert of alerts) expect(firing, `no test where ${alert} fires`).toContain(alert);
@@ -88,6 +88,15 @@ describe('deploy/grafana/sidelight.json', () => {
     const latency = queries.filter((q) => q.expr.includes('_bucket'));
     expect(latency.length).toBeGreaterThanOrEqual(3);
     for (const q of latency) expect(q.exemplar, q.expr).toBe(true);
+  });
+
+  it('has a gRPC row: calls, server-error ratio and p99 latency by method, and calls by status name', () => {
+    const grpc = dashboard.panels.filter((p) => p.targets?.some((t) => t.expr.includes('rpc_server_call_duration_seconds')));
+    const exprs = grpc.flatMap((p) => p.targets!.map((t) => t.expr));
+    expect(exprs.some((e) => e.includes('sum by (rpc_method)') && e.includes('error_type!=""'))).toBe(true);
+    expect(exprs.some((e) => e.startsWith('histogram_quantile(0.99, sum by (le, rpc_method)'))).toBe(true);
+    expect(exprs.some((e) => e.includes('sum by (rpc_status_code, rpc_method)'))).toBe(true);
+    for (const t of grpc.flatMap((p) => p.targets!).filter((t) => t.expr.includes('_bucket'))) expect(t.exemplar).toBe(true);
   });
 
   it('has panels for CONNECT tunnels: open, opened by outcome, closed, bytes and connect time', () => {

@@ -1,6 +1,7 @@
 // Invisible to HTTP/1.1 apps (issue 20): `timeout` ends at the response head, `idleTimeout`
 // measures silence, so healthy streams and slow uploads pass; a cut stream never looks like a
 // clean end and its log line names the cause; 1xx answers reach the client in order.
+import { connect } from 'node:http2';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
@@ -113,6 +114,28 @@ describe('timeouts that never cut a healthy exchange', () => {
     expect(final).toBeGreaterThan(hints);
     expect(text.endsWith('hello')).toBe(true);
     expect(await byPath(ctx.sl, '/hints')).toMatchObject({ status: 200, bytesOut: 5 });
+  });
+
+  it('an HTTP/2 client gets 102 and 103 with their headers as informational HEADERS, then the answer', async () => {
+    const session = connect(ctx.sl.ingress);
+    try {
+      const seen: Array<Record<string, unknown>> = [];
+      const body = await new Promise<string>((resolve, reject) => {
+        const stream = session.request({ ':path': '/hints' });
+        stream.on('headers', (h) => seen.push({ ...h }));
+        stream.on('response', (h) => seen.push({ ...h }));
+        let text = '';
+        stream.setEncoding('utf8');
+        stream.on('data', (d: string) => (text += d));
+        stream.on('end', () => resolve(text));
+        stream.on('error', reject);
+      });
+      expect(seen.map((h) => h[':status'])).toEqual([102, 103, 200]);
+      expect(seen[1].link).toBe('</style.css>; rel=preload; as=style, </app.js>; rel=preload; as=script');
+      expect(body).toBe('hello');
+    } finally {
+      session.close();
+    }
   });
 
   it('an HTTP/1.0 client gets no 1xx, only the final answer', async () => {

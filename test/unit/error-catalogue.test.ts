@@ -18,7 +18,7 @@ function errorRows(markdown: string): Array<{ line: string; statuses: number[]; 
     for (let j = i + 2; j < lines.length && lines[j].startsWith('|'); j++) {
       const cells = lines[j].split('|').map((c) => c.trim());
       const statuses = [...cells[2].matchAll(/\d{3}/g)].map((m) => Number(m[0]));
-      const codes = [...cells[3].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
+      const codes = [...cells[3].matchAll(/`([a-z][a-z0-9_]*)`/g)].map((m) => m[1]);
       rows.push({ line: lines[j], statuses, codes });
     }
   }

@@ -25,6 +25,10 @@ export const BODY = String.raw`
   <p id="metrics-off" class="muted" hidden>metrics.enabled is false: rates and latencies are not collected.</p>
   <h2>Routes (ingress)</h2>
   <div id="routes" class="grid"><div class="empty">waiting for /stats</div></div>
+  <section id="grpc-section" hidden>
+    <h2>gRPC methods (ingress)</h2>
+    <div id="grpc-methods" class="grid"></div>
+  </section>
   <h2>Upstreams (egress, per try)</h2>
   <div id="upstreams" class="grid"><div class="empty">waiting for /stats</div></div>
   <h2>Circuit breakers</h2>

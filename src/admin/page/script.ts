@@ -1,5 +1,5 @@
 // The admin page's script: polls GET /stats once a second into five minutes of history per
-// route and upstream, draws the charts as SVG paths, drives the breaker buttons, lists the
+// route, gRPC method and upstream, draws the charts as SVG paths, drives the breaker buttons, lists the
 // CONNECT tunnels per upstream, and follows GET /tap?failed=true for the latest failed
 // exchanges. Values from the network only ever become textContent or numbers in SVG attributes,
 // never markup. URLs are relative, so the page also works behind a path prefix (kubectl proxy's /api/v1/namespaces/…/pods/…:15090/proxy/).
@@ -117,6 +117,12 @@ export const SCRIPT = String.raw`
       target.appendChild(el('b', '', pair[1]));
     });
     if (row.retries !== undefined || (m.retries)) target.appendChild(document.createTextNode(' · retries/1m ' + (m.retries || 0)));
+    if (row.statuses) {
+      var list = el('span', 'statuses');
+      row.statuses.forEach(function (st) { list.appendChild(el('span', 'badge ' + (st.status === 'OK' ? 'ok' : 'warn'), (st.status || 'no status') + ' ' + st.calls)); });
+      target.appendChild(document.createTextNode(' · '));
+      target.appendChild(list);
+    }
   }
 
   function renderRows(container, rows, keyOf, titleOf) {
@@ -217,6 +223,9 @@ export const SCRIPT = String.raw`
     $('updated').textContent = 'updated ' + new Date(s.time).toLocaleTimeString();
     $('metrics-off').hidden = s.metrics;
     renderRows($('routes'), s.routes, function (r) { return 'route:' + r.route; }, function (r) { return r.route || '(no matching route)'; });
+    var grpc = s.grpcMethods || [];
+    $('grpc-section').hidden = !grpc.length;
+    if (grpc.length) renderRows($('grpc-methods'), grpc, function (g) { return 'grpc:' + g.method; }, function (g) { return g.method; });
     renderRows($('upstreams'), s.upstreams.filter(function (u) { return u['10s']; }), function (u) { return 'upstream:' + u.upstream; }, function (u) { return u.upstream; });
     renderBreakers(s.upstreams);
     renderTunnels(s.tunnels || []);
@@ -243,7 +252,7 @@ export const SCRIPT = String.raw`
     failures.forEach(function (x) {
       var tr = el('tr');
       // a tunnel has its host:port where an exchange has its path, and no retries
-      [x.time.slice(11, 23), x.listener, x.method, x.path || x.target, String(x.status), x.error || '', fmt(x.durationMs, ' ms'), x.upstream, String(x.retries || 0), x.requestId].forEach(function (v, i) {
+      [x.time.slice(11, 23), x.listener, x.method, x.path || x.target, String(x.status) + (x.grpcStatus ? ' ' + x.grpcStatus : ''), x.error || '', fmt(x.durationMs, ' ms'), x.upstream, String(x.retries || 0), x.requestId].forEach(function (v, i) {
         tr.appendChild(el('td', i === 3 ? 'path' : '', v));
       });
       body.appendChild(tr);

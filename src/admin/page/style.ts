@@ -18,6 +18,7 @@ h2 { font-size: 15px; margin: 22px 0 8px; }
 .card h3 { font: 600 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; margin: 0 0 4px; overflow-wrap: anywhere; }
 .figures { font-size: 12px; color: var(--muted); margin-bottom: 6px; }
 .figures b { color: var(--fg); font-weight: 600; }
+.statuses .badge { margin-right: 4px; }
 .charts { display: grid; grid-template-columns: repeat(3, 1fr); gap: 8px; }
 .chart { font-size: 11px; color: var(--muted); }
 .chart svg { display: block; width: 100%; height: 56px; border-bottom: 1px solid var(--line); }

@@ -1,9 +1,11 @@
 // The upstream's admission (src/egress/admission.ts) around each try: a try past maxInflight or
 // against an open circuit fails at once, with no connection attempted; a try over the rate limit
 // waits for its token (up to maxWait) or fails with rate_limited; and the breaker learns how
-// every admitted try ended. Failure = transport error, timeout, or a status in failureStatuses
-// (all 5xx by default); 4xx are the caller's problem and count as successes. Composed inside
-// the per-try metrics and spans, so a refusal here is a try they record with its error type.
+// every admitted try ended. Failure = transport error, timeout, a status in failureStatuses
+// (all 5xx by default), or a gRPC answer whose grpc-status is in grpc.errorCodes; 4xx, and the
+// gRPC statuses about the caller's request (NOT_FOUND, INVALID_ARGUMENT, …), count as successes.
+// Composed inside the per-try metrics and spans, so a refusal here is a try they record with its
+// error type.
 import type { Dispatcher } from 'undici';
 import { ClientAbortedError, classify } from '../../errors.js';
 import type { ProxyDispatchOptions, ResponseHeaders } from '../../proxy/layer.js';
@@ -76,7 +78,7 @@ class AdmittedTry extends TryOutcomeHandler implements RateWaiter {
     const admission = this.admission;
     admission.release();
     const abandoned = this.abandoned || err instanceof ClientAbortedError;
-    admission.report(this.ticket, abandoned ? null : admission.faultOf(this.status, err && classify(err)));
+    admission.report(this.ticket, abandoned ? null : admission.faultOf(this.status, this.grpcStatus, err && classify(err)));
   }
 }
 

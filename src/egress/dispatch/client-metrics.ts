@@ -1,15 +1,33 @@
 // Per-try egress metrics: http_client_request_duration_seconds (one observation per try, retries
-// included; http_route is the upstream's route template the request matched, or "") and http_client_active_requests{upstream}. An undici interceptor, so it sees exactly
+// included; http_route is the upstream's route template the request matched, or "") and http_client_active_requests{upstream};
+// a gRPC try also gets one rpc_client_call_duration_seconds observation. An undici interceptor, so it sees exactly
 // what each try did: the status, or the failure (timeout, refused, reset, TLS, circuit open, …).
 // Compose it outside the breaker and bulkhead so their local refusals are counted too.
 import type { Dispatcher } from 'undici';
 import { ClientAbortedError, classify } from '../../errors.js';
+import type { GrpcFaults } from '../../net/grpc-faults.js';
+import { grpcStatusName } from '../../net/grpc-status.js';
 import type { ProxyDispatchOptions, SpanIds, TryInterceptorFactory } from '../../proxy/layer.js';
 import { SAMPLED } from '../../telemetry/trace-context.js';
+import { OTHER_GRPC_METHOD, type GrpcMethods, type UpstreamGrpcMethods } from '../../telemetry/grpc-methods.js';
 import type { HistogramSeries, ValueSeries } from '../../telemetry/metric-family.js';
 import { METHODS, errorTypeIndex, errorTypeLabel, methodIndex, seriesKey, statusIndex, statusLabel } from '../../telemetry/labels.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import { TryOutcomeHandler } from './try-outcome.js';
+import type { RpcCalls, RpcMetrics } from '../../telemetry/rpc-metrics.js';
+import { isGrpcRequest, TryOutcomeHandler } from './try-outcome.js';
+
+/** What the gRPC tries of all upstreams share. */
+export interface ClientRpc {
+  readonly metrics: RpcMetrics;
+  /** grpc.errorCodes: the statuses that are errors in the RED figures */
+  readonly faults: GrpcFaults;
+  readonly methods: UpstreamGrpcMethods;
+}
+
+function observe(series: HistogramSeries, seconds: number, span: SpanIds | undefined): void {
+  if (span !== undefined && (span.traceFlags & SAMPLED) !== 0) series.observeWithTrace(seconds, span.traceId);
+  else series.observe(seconds);
+}
 
 /** One upstream's series: bound on first use per (route, method, status, error type), then reused. */
 class UpstreamTries {
@@ -18,12 +36,19 @@ class UpstreamTries {
   /** route template → series key → series; the templates are the upstream's configured routes */
   private readonly byRoute = new Map<string, Map<number, HistogramSeries>>();
   readonly active: ValueSeries;
+  private readonly calls: RpcCalls;
+  private readonly methods: GrpcMethods;
+  private readonly methodOverflow: ValueSeries;
 
   constructor(
     private readonly metrics: Metrics,
     private readonly upstream: string,
+    readonly rpc: ClientRpc,
   ) {
     this.active = metrics.clientActiveFor(upstream);
+    this.calls = rpc.metrics.clientCalls(upstream);
+    this.methods = rpc.methods.of(upstream);
+    this.methodOverflow = rpc.metrics.methodOverflowFor(upstream);
   }
 
   record(route: string, method: number, status: number, errorType: string | undefined, seconds: number, span: SpanIds | undefined): void {
@@ -41,8 +66,15 @@ class UpstreamTries {
       series = this.metrics.clientDuration.child([this.upstream, METHODS[method], statusLabel(status), route, errorTypeLabel(e)]);
       if (!series.overflow) cache.set(key, series);
     }
-    if (span !== undefined && (span.traceFlags & SAMPLED) !== 0) series.observeWithTrace(seconds, span.traceId);
-    else series.observe(seconds);
+    observe(series, seconds, span);
+  }
+
+  /** a gRPC try: `path` is the request-target it was sent to, `status` -1 when no grpc-status came */
+  recordCall(path: string, status: number, errorType: string | undefined, seconds: number, span: SpanIds | undefined): void {
+    const q = path.indexOf('?');
+    const route = this.methods.route(q === -1 ? path : path.slice(0, q));
+    if (route === OTHER_GRPC_METHOD) this.methodOverflow.value++;
+    observe(this.calls.series(route, status, errorType), seconds, span);
   }
 }
 
@@ -53,6 +85,7 @@ class TryMetricsHandler extends TryOutcomeHandler {
   constructor(
     handler: Dispatcher.DispatchHandler,
     private readonly tries: UpstreamTries,
+    private readonly opts: Dispatcher.DispatchOptions,
     private readonly method: number,
     /** the request's route template (egress.upstreams.NAME.routes), "" when none matched */
     private readonly route: string,
@@ -63,27 +96,38 @@ class TryMetricsHandler extends TryOutcomeHandler {
   }
 
   protected tryEnded(err: Error | undefined): void {
-    // The client semantic conventions make a 5xx answer an error typed by its status code; the
-    // app hanging up is not an upstream failure, so it stays apart from connection errors.
+    // The client semantic conventions make a 5xx answer an error typed by its status code (a
+    // gRPC answer: a status in grpc.errorCodes, typed by its name); the app hanging up is not an
+    // upstream failure, so it stays apart from connection errors.
+    const grpcStatus = this.grpcStatus;
     const errorType = err
       ? err instanceof ClientAbortedError
         ? 'client_aborted'
         : classify(err).errorType
-      : this.status >= 500
-        ? statusLabel(statusIndex(this.status))
-        : undefined;
-    this.tries.record(this.route, this.method, statusIndex(this.status), errorType, (performance.now() - this.startedAt) / 1000, this.span);
+      : grpcStatus >= 0
+        ? this.tries.rpc.faults.isFault(grpcStatus)
+          ? grpcStatusName(grpcStatus)
+          : undefined
+        : this.status >= 500
+          ? statusLabel(statusIndex(this.status))
+          : undefined;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.tries.record(this.route, this.method, statusIndex(this.status), errorType, seconds, this.span);
+    // A try that failed before any answer is a gRPC call when its request said so.
+    if (this.grpc || (err !== undefined && this.status === 0 && isGrpcRequest(this.opts.headers))) {
+      this.tries.recordCall(this.opts.path, grpcStatus, errorType, seconds, this.span);
+    }
   }
 }
 
 /** The per-try metrics interceptor, built once per upstream. */
-export function clientMetricsInterceptor(metrics: Metrics): TryInterceptorFactory {
+export function clientMetricsInterceptor(metrics: Metrics, rpc: ClientRpc): TryInterceptorFactory {
   return (upstream) => {
-    const tries = new UpstreamTries(metrics, upstream);
+    const tries = new UpstreamTries(metrics, upstream, rpc);
     return (dispatch) => (opts, handler) => {
       const method = methodIndex(opts.method);
       const context = (opts as ProxyDispatchOptions).context;
-      const wrapped = new TryMetricsHandler(handler, tries, method, context ? context.request.route : '', context?.span);
+      const wrapped = new TryMetricsHandler(handler, tries, opts, method, context ? context.request.route : '', context?.span);
       tries.active.value++;
       try {
         return dispatch(opts, wrapped);

@@ -2,18 +2,21 @@
 // composed onto each upstream's dispatcher as an undici interceptor. Its parent is the request's,
 // worked out once by the egress tracing layer (src/layers/egress-tracing.ts); without one the try
 // starts a new trace. Each try sends its own context upstream and reports its span through the
-// request's callback. No headers and no query string become attributes.
+// request's callback. No headers and no query string become attributes. A gRPC try's span is
+// named and attributed per the RPC conventions too, and is an error for any status but OK.
 import type { Dispatcher } from 'undici';
 import { classify } from '../../errors.js';
 import type { TraceParent } from '../../proxy/exchange.js';
 import { TryContext, type ProxyDispatchOptions, type SpanIds, type TryInterceptorFactory } from '../../proxy/layer.js';
 import { newSpanId, newTraceId } from '../../telemetry/spans/ids.js';
 import { unbracket, urlPort } from '../../net/address.js';
-import { ATTR, spanMethod } from '../../telemetry/spans/semconv.js';
+import { grpcStatusName } from '../../net/grpc-status.js';
+import type { GrpcMethods, UpstreamGrpcMethods } from '../../telemetry/grpc-methods.js';
+import { ATTR, pushRpcAttributes, spanMethod } from '../../telemetry/spans/semconv.js';
 import { epochMs, SpanKind, SpanRecord, type AttributeKey, type AttributeValue } from '../../telemetry/spans/span-record.js';
 import { B3Encoding, pushTraceHeaders, spanFlags } from '../../telemetry/trace-context.js';
 import type { Tracing } from '../../telemetry/tracing.js';
-import { TryOutcomeHandler } from './try-outcome.js';
+import { isGrpcRequest, TryOutcomeHandler } from './try-outcome.js';
 
 /** What a try's span needs from its upstream, worked out on the first try. */
 interface UpstreamAddress {
@@ -38,9 +41,10 @@ class TrySpan implements SpanIds {
 }
 
 /** Per-try CLIENT spans for one upstream; compose it with the upstream's other per-try interceptors. */
-export function clientTracingInterceptor(tracing: Tracing): TryInterceptorFactory {
+export function clientTracingInterceptor(tracing: Tracing, grpcMethods: UpstreamGrpcMethods): TryInterceptorFactory {
   return (upstream) => {
     let address: UpstreamAddress | undefined;
+    const methods = grpcMethods.of(upstream);
     return (dispatch) =>
       function tracedDispatch(opts: ProxyDispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
         const context = opts.context;
@@ -60,7 +64,7 @@ export function clientTracingInterceptor(tracing: Tracing): TryInterceptorFactor
         let wrapped: Dispatcher.DispatchHandler = handler;
         if (sampled) {
           address ??= addressOf(String(opts.origin));
-          wrapped = new ClientSpanHandler(handler, tracing, span, parent, upstream, address, opts, tryContext);
+          wrapped = new ClientSpanHandler(handler, tracing, span, parent, upstream, address, opts, tryContext, methods);
         }
         const traced: ProxyDispatchOptions = { ...opts, headers, context: tryContext };
         try {
@@ -84,12 +88,13 @@ class ClientSpanHandler extends TryOutcomeHandler {
     private readonly address: UpstreamAddress,
     private readonly opts: ProxyDispatchOptions,
     private readonly context: TryContext | undefined,
+    private readonly methods: GrpcMethods,
   ) {
     super(handler);
   }
 
   protected tryEnded(err: Error | undefined): void {
-    const { span, opts } = this;
+    const opts = this.opts;
     const method = spanMethod(opts.method);
     const path = opts.path;
     const q = path.indexOf('?');
@@ -111,13 +116,28 @@ class ClientSpanHandler extends TryOutcomeHandler {
     if (requestId) attrs.push(ATTR.requestId, requestId);
     const status = this.status;
     if (status > 0) attrs.push(ATTR.status, status);
+    const route = context ? context.request.route : '';
+    if (route !== '') attrs.push(ATTR.urlTemplate, route);
+    // A try that failed before any answer is a gRPC call when its request said so.
+    if (this.grpc || (err !== undefined && status === 0 && isGrpcRequest(opts.headers))) return this.recordCall(err, attrs, q === -1 ? path : path.slice(0, q));
     // Client spans: 4xx and 5xx are errors, and so is no answer.
     const errorType = err ? classify(err).errorType : status >= 400 ? String(status) : undefined;
     if (errorType !== undefined) attrs.push(ATTR.errorType, errorType);
     // OTel's client span name: "{method} {url.template}" when the request matched one of the upstream's routes
-    const route = context ? context.request.route : '';
-    if (route !== '') attrs.push(ATTR.urlTemplate, route);
     const name = route === '' ? (method ?? 'HTTP') : `${method ?? 'HTTP'} ${route}`;
-    this.tracing.record(new SpanRecord(span, this.parent, SpanKind.Client, name, epochMs(span.startedAt), epochMs(performance.now()), errorType !== undefined, attrs));
+    this.record(name, errorType !== undefined, attrs);
+  }
+
+  /** gRPC client spans: every status but OK is an error (the RPC conventions), typed by its name */
+  private recordCall(err: Error | undefined, attrs: Array<AttributeKey | AttributeValue>, path: string): void {
+    const status = this.grpcStatus;
+    const errorType = err ? classify(err).errorType : status > 0 ? grpcStatusName(status) : status < 0 && this.status >= 400 ? String(this.status) : undefined;
+    if (errorType !== undefined) attrs.push(ATTR.errorType, errorType);
+    this.record(pushRpcAttributes(attrs, this.methods.route(path), path, status), errorType !== undefined, attrs);
+  }
+
+  private record(name: string, error: boolean, attrs: Array<AttributeKey | AttributeValue>): void {
+    const span = this.span;
+    this.tracing.record(new SpanRecord(span, this.parent, SpanKind.Client, name, epochMs(span.startedAt), epochMs(performance.now()), error, attrs));
   }
 }

@@ -1,7 +1,8 @@
 // Safe retries for one upstream, as the outermost undici interceptor: each retry is a new
 // dispatch down the chain, so metrics, client spans and the breaker see every try.
 //
-// Retried: connect errors, resets before any response byte, 502/503/504 answers, and a 429 that
+// Retried: connect errors, resets before any response byte (an HTTP/2 stream refused with
+// REFUSED_STREAM among them), 502/503/504 answers, and a 429 that
 // carries Retry-After (a 429 or 503 with one is retried after the advised wait, or not at all
 // when that wait does not fit the request's time), for
 // idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) and for POST/PATCH that carry an
@@ -41,11 +42,22 @@ const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 export function retryableError(err: Error): string | undefined {
   if (err instanceof LocalFailure || err instanceof ClientAbortedError || err instanceof UpstreamTimeoutError) return undefined;
   if (err instanceof TryTimeoutError) return err.connecting ? 'connect_timeout' : undefined;
+  if (refusedStream(err)) return 'refused_stream';
   const kind = socketFailureKind(err);
   if (kind === 'connection_refused' || kind === 'connect_timeout' || kind === 'connection_reset') return kind;
   // A name that does not exist stays so; a resolver that could not answer may answer next time.
   if (kind === 'dns' && errorCodes(err).includes('EAI_AGAIN')) return 'dns';
   return undefined;
+}
+
+/**
+ * An HTTP/2 stream the upstream reset with REFUSED_STREAM, which says it did not process the
+ * request (RFC 9113 §8.7: a draining server, or a stream past a GOAWAY's last id). Other stream
+ * resets may come after the upstream acted on the request: never retried. Node names the code only
+ * in the message of its ERR_HTTP2_STREAM_ERROR.
+ */
+function refusedStream(err: Error): boolean {
+  return (err as { code?: string }).code === 'ERR_HTTP2_STREAM_ERROR' && err.message.endsWith('NGHTTP2_REFUSED_STREAM');
 }
 
 function isStreamBody(body: unknown): body is AsyncIterable<Buffer> {

@@ -1,6 +1,9 @@
-// The attributes sidelight's spans carry, named per the OpenTelemetry HTTP semantic conventions
-// (plus a few sidelight.* ones), each encoded once.
+// The attributes sidelight's spans carry, named per the OpenTelemetry HTTP semantic conventions,
+// and for gRPC calls the RPC ones (semantic conventions 1.45: rpc.system.name, rpc.method,
+// rpc.status_code), plus a few sidelight.* ones, each encoded once.
 import { splitHostPort, unbracket } from '../../net/address.js';
+import { grpcStatusName } from '../../net/grpc-status.js';
+import { OTHER_GRPC_METHOD, rpcMethodOf } from '../grpc-methods.js';
 import { AttributeKey } from './span-record.js';
 
 export const ATTR = {
@@ -19,6 +22,14 @@ export const ATTR = {
   clientAddress: new AttributeKey('client.address'),
   userAgent: new AttributeKey('user_agent.original'),
   errorType: new AttributeKey('error.type'),
+  /** gRPC calls: always "grpc" */
+  rpcSystemName: new AttributeKey('rpc.system.name'),
+  /** "package.Service/Method", or "_OTHER" past the method cap (src/telemetry/grpc-methods.ts) */
+  rpcMethod: new AttributeKey('rpc.method'),
+  /** the method as called, when rpc.method is "_OTHER" */
+  rpcMethodOriginal: new AttributeKey('rpc.method_original'),
+  /** the status name: "OK", "UNAVAILABLE", … */
+  rpcStatusCode: new AttributeKey('rpc.status_code'),
   requestId: new AttributeKey('sidelight.request_id'),
   /** server spans: the upstream the request went to ("app" on ingress) */
   upstreamName: new AttributeKey('sidelight.upstream'),
@@ -49,4 +60,16 @@ export function pushServerAddress(attrs: Array<AttributeKey | string | number>, 
   attrs.push(ATTR.serverAddress, unbracket(host));
   const n = Number(port);
   if (port !== '' && Number.isInteger(n) && n > 0) attrs.push(ATTR.serverPort, n);
+}
+
+/**
+ * A gRPC call's attributes (rpc.status_code when it ended with a status); returns the span name,
+ * "package.Service/Method", or "grpc" when the method is not known.
+ */
+export function pushRpcAttributes(attrs: Array<AttributeKey | string | number>, route: string, path: string, status: number): string {
+  const method = rpcMethodOf(route);
+  attrs.push(ATTR.rpcSystemName, 'grpc', ATTR.rpcMethod, method);
+  if (method === OTHER_GRPC_METHOD) attrs.push(ATTR.rpcMethodOriginal, path.startsWith('/') ? path.slice(1) : path);
+  if (status >= 0) attrs.push(ATTR.rpcStatusCode, grpcStatusName(status));
+  return method === OTHER_GRPC_METHOD ? 'grpc' : method;
 }
