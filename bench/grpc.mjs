@@ -59,7 +59,7 @@ const rows = [
   { name: 'direct-grpc', note: 'h2load → grpc-js app, no proxy', app: 'grpc' },
   { ...h2Floor('h2-floor', 'bench/h2-floor.mjs: node:http2 in, node:http2 client out, no telemetry'), app: 'grpc' },
   // undici's h2 client dispatches a POST (every gRPC call) or a streamed body only on a connection
-  // with nothing else in flight, so sidelight's app pool holds a connection per call in flight.
+  // with nothing else in flight, so sidelight's app pool runs one call per connection at a time.
   // These two rows part what that costs from the rest: node:http2 that way, then undici itself.
   { ...h2Floor('h2-floor-per-call', 'the h2-floor with an h2c connection per call in flight, round robin', { SESSIONS: String(load.connections * load.streams) }), app: 'grpc', floor: 'h2-floor' },
   { ...h2Floor('h2-floor-undici', 'the h2-floor with an undici h2c Pool out, as sidelight has', { CLIENT: 'undici' }), app: 'grpc', floor: 'h2-floor' },

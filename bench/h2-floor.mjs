@@ -6,8 +6,8 @@
 // deadlines: the telemetry and the gRPC handling are what bench/grpc.mjs prices against this.
 // Not undici's h2 client by default: it dispatches a request with a stream body, or any POST,
 // only when no other request is in flight on the connection, so gRPC calls do not share a
-// connection. CLIENT=undici uses it anyway (an undici h2c Pool, as sidelight's app pool is):
-// the difference between the two is what undici's h2 client costs.
+// connection. CLIENT=undici uses it anyway, as sidelight's app pool does (an undici h2c Pool, one
+// call per connection at a time): the difference between the two is what undici's h2 client costs.
 import { connect, constants, createServer } from 'node:http2';
 import { PassThrough } from 'node:stream';
 import { buildConnector, Pool } from 'undici';
@@ -59,7 +59,7 @@ function toH2c(stream, headers, flags) {
 
 const viaUndici = !h2c || process.env.CLIENT === 'undici';
 const pool = viaUndici
-  ? new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, ...(h2c ? { allowH2: true, connect: buildConnector({ useH2c: true }), pipelining: 100, maxConcurrentStreams: 100 } : {}) })
+  ? new Pool(origin, { keepAliveTimeout: 4_000, headersTimeout: 0, bodyTimeout: 0, ...(h2c ? { allowH2: true, connect: buildConnector({ useH2c: true }), pipelining: 1 } : {}) })
   : null;
 
 class UndiciHandler {
