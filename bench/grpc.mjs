@@ -62,7 +62,7 @@ const rows = [
   // with nothing else in flight, so sidelight's app pool runs one call per connection at a time.
   // These two rows part what that costs from the rest: node:http2 that way, then undici itself.
   { ...h2Floor('h2-floor-per-call', 'the h2-floor with an h2c connection per call in flight, round robin', { SESSIONS: String(load.connections * load.streams) }), app: 'grpc', floor: 'h2-floor' },
-  { ...h2Floor('h2-floor-undici', 'the h2-floor with an undici h2c Pool out, as sidelight has', { CLIENT: 'undici' }), app: 'grpc', floor: 'h2-floor' },
+  { ...h2Floor('h2-floor-undici', 'the h2-floor with an undici h2c Pool out, one call per connection, as sidelight has', { CLIENT: 'undici' }), app: 'grpc', floor: 'h2-floor' },
   { ...sidelightDefault('sidelight-grpc', 'sink', 'no config file: request id, access log, metrics, spans 1.0 to a live collector'), app: 'grpc', floor: 'h2-floor' },
   { ...sidelight('sidelight-grpc-bare', quiet, { note: 'request id only: no access log, metrics or spans' }), app: 'grpc', floor: 'h2-floor' },
   { ...h2Floor('h2-floor-h1', 'bench/h2-floor.mjs: node:http2 in, undici HTTP/1.1 Pool out'), app: 'h1' },
