@@ -138,7 +138,7 @@ export async function startSidecar(config: Config, log: LogSink): Promise<Sideca
     observers: [breakerLog(logger), ...(resilienceMetrics ? [resilienceMetrics] : [])],
     connectionObservers: metrics ? [metrics] : [],
   };
-  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes, config.grpc.errorCodes));
+  const upstreamTargets = config.egress.upstreams.map((u) => createUpstreamTarget(u, upstreamHooks, config.limits.maxHeaderBytes, grpcFaults));
   const targets = new Map<string, UpstreamTarget>(upstreamTargets.map((t) => [t.name, t]));
   const egressInflight = new Inflight();
   const egressLayers = (...targetForms: Layer[]): Layer[] => [

@@ -9,6 +9,7 @@
 // Its times are on the monotonic clock, like the retry budget's: a wall-clock step (NTP, a VM
 // resumed) neither stretches nor cuts short an open circuit or the rolling window. Wall-clock
 // times appear only in stats(), for people.
+import type { GrpcFaults } from '../net/grpc-faults.js';
 import type { BreakerState, EgressObserver } from './observer.js';
 import { RollingWindow } from './rolling-window.js';
 
@@ -19,8 +20,8 @@ export interface BreakerOptions {
   resetTimeout: number;
   rollingWindow: number;
   failureStatuses?: number[];
-  /** gRPC status codes that count as failures (grpc.errorCodes); an answer's grpc-status decides over its HTTP 200 */
-  grpcFailureCodes?: readonly number[];
+  /** gRPC statuses that count as failures (grpc.errorCodes); an answer's grpc-status decides over its HTTP 200 */
+  grpcFaults?: GrpcFaults;
 }
 
 /** What admit() returns: refused, an ordinary try, or the half-open trial (numbers ≥ TRIAL). */
@@ -47,7 +48,6 @@ export class UpstreamBreaker {
   private halfOpenTimer: NodeJS.Timeout | undefined = undefined;
   private readonly window: RollingWindow;
   private readonly failureStatuses: (status: number) => boolean;
-  private readonly grpcFailureCodes: ReadonlySet<number>;
   lastFailure: { at: string; error: string } | undefined;
 
   constructor(
@@ -58,7 +58,6 @@ export class UpstreamBreaker {
   ) {
     const list = options.failureStatuses ? new Set(options.failureStatuses) : undefined;
     this.failureStatuses = list ? (s) => list.has(s) : (s) => s >= 500 && s <= 599;
-    this.grpcFailureCodes = new Set(options.grpcFailureCodes);
     this.window = new RollingWindow(3, options.rollingWindow, now);
   }
 
@@ -75,7 +74,7 @@ export class UpstreamBreaker {
   }
 
   isFailureGrpcStatus(code: number): boolean {
-    return this.grpcFailureCodes.has(code);
+    return this.options.grpcFaults?.isFault(code) ?? false;
   }
 
   /** REFUSED, ADMITTED, or a trial number; hand it back to succeeded/failed/abandoned */

@@ -5,7 +5,7 @@
 // observed as a try with that error type.
 import { createSecureContext, rootCertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
-import { GRPC_STATUS_NAMES, type GrpcStatusName } from '../net/grpc-status.js';
+import type { GrpcFaults } from '../net/grpc-faults.js';
 import { h2TrailersInterceptor } from '../proxy/h2-trailers.js';
 import { Client, Pool, type PoolOptions } from '../proxy/undici.js';
 import { compileRoutes } from '../proxy/route-matcher.js';
@@ -37,9 +37,9 @@ export interface UpstreamHooks {
 
 /**
  * `maxHeaderBytes`: the largest response head accepted from the upstream (limits.maxHeaderBytes);
- * `grpcErrorCodes`: the gRPC statuses the breaker counts as failures (grpc.errorCodes).
+ * `grpcFaults`: the gRPC statuses the breaker counts as failures (grpc.errorCodes).
  */
-export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, maxHeaderBytes: number, grpcErrorCodes: readonly GrpcStatusName[]): UpstreamTarget {
+export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, maxHeaderBytes: number, grpcFaults: GrpcFaults): UpstreamTarget {
   const { name, url, retry } = upstream;
   const origin = url.origin;
   // HTTP/2: by prior knowledge to an h2c:// upstream, offered by ALPN to an https:// one with
@@ -68,7 +68,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
   const pool = new Pool(origin, { ...connection, connections: upstream.connections });
   // h2TrailersInterceptor innermost, on the pool and on the stale-connection resend's own client
   const h2Trailers = h2 ? [h2TrailersInterceptor()] : [];
-  const breaker = new UpstreamBreaker(name, { ...upstream.breaker, grpcFailureCodes: grpcErrorCodes.map((n) => GRPC_STATUS_NAMES.indexOf(n)) }, hooks.observers);
+  const breaker = new UpstreamBreaker(name, { ...upstream.breaker, grpcFaults }, hooks.observers);
   const limiter = upstream.rateLimit ? new UpstreamRateLimiter(upstream.rateLimit) : undefined;
   const admission = new UpstreamAdmission(name, upstream.maxInflight, breaker, hooks.observers, limiter);
   const budget = new RetryBudget(retry.budgetPercent, retry.budgetMinRetries, upstream.breaker.rollingWindow);

@@ -30,9 +30,11 @@ export function createAppTarget(config: Config, observers: readonly ConnectionOb
     ...(app.h2c ? { allowH2: true, pipelining: 1 } : {}),
   };
   const pool = new Pool(origin, connection);
-  const stale = staleConnectionRetryInterceptor('app', () => new Client(origin, connection), observers);
+  // h2TrailersInterceptor innermost, on the pool and on the stale-connection resend's own client
+  const h2Trailers = app.h2c ? [h2TrailersInterceptor()] : [];
+  const stale = staleConnectionRetryInterceptor('app', () => new Client(origin, connection).compose(h2Trailers), observers);
   // `Expect: 100-continue` goes to an HTTP/1.1 app by node:http (undici refuses the header); an h2c app never gets it.
-  const dispatcher = app.h2c ? pool.compose(h2TrailersInterceptor(), stale) : pool.compose(stale, nodeHttpInterceptor(app));
+  const dispatcher = app.h2c ? pool.compose(...h2Trailers, stale) : pool.compose(stale, nodeHttpInterceptor(app));
   const timeouts = exchangeLimits(config.ingress);
   return {
     name: 'app',

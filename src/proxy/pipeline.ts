@@ -303,7 +303,10 @@ function isH2cOffer(req: IncomingMessage): boolean {
 }
 
 function needsHttp2(upstream: string): Rejection {
-  const where = upstream === 'app' ? 'ingress.app is http:// or https:// (HTTP/1.1); write h2c://HOST:PORT for a gRPC app' : `upstream ${upstream} is http:// (HTTP/1.1)`;
+  const where =
+    upstream === 'app'
+      ? 'ingress.app is http:// or https:// (HTTP/1.1); write h2c://HOST:PORT for a gRPC app'
+      : `upstream ${upstream} speaks HTTP/1.1 (write h2c://HOST:PORT, or set egress.upstreams.${upstream}.http2: true for https://)`;
   return rejection('grpc_needs_http2', `gRPC needs HTTP/2 end to end: ${where}`);
 }
 

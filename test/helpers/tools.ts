@@ -1,4 +1,4 @@
-// The external tools some tests drive: promtool, prometheus, kubectl and Debian's Chromium. On a
+// The external tools some tests drive: promtool, prometheus, kubectl, curl and Debian's Chromium. On a
 // developer's machine a missing tool skips the tests that need it, saying which tool and how to
 // install it; with CI=true a missing tool fails them instead, so CI can never pass by skipping.
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ export interface Tool {
 export const PROMTOOL: Tool = { binary: 'promtool', install: 'apt-get install prometheus' };
 export const PROMETHEUS: Tool = { binary: 'prometheus', install: 'apt-get install prometheus' };
 export const KUBECTL: Tool = { binary: 'kubectl', install: 'apt-get install kubectl' };
+export const CURL: Tool = { binary: 'curl', install: 'apt-get install curl' };
 export const CHROMIUM: Tool = { binary: '/usr/bin/chromium', install: 'apt-get install chromium' };
 
 export function hasBinary(name: string): boolean {

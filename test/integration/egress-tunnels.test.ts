@@ -14,6 +14,7 @@ import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metric } from '../helpers/egress.js';
+import { CURL, needTool } from '../helpers/tools.js';
 import { makeCerts, startFakeApi, type FakeApi } from '../helpers/fake-api.js';
 import { send, until } from '../helpers/http.js';
 import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.js';
@@ -114,7 +115,8 @@ describe('real clients through a CONNECT tunnel', () => {
       );
     });
 
-  it('curl -x, on port 443 and on the port of the upstream URL; another port is refused', async () => {
+  it('curl -x, on port 443 and on the port of the upstream URL; another port is refused', async (ctx) => {
+    needTool(ctx, CURL);
     api.reset();
     const ok = await curl(['--proxy-header', 'X-Request-ID: curl-443', 'https://api.twilio.com/2010-04-01/Accounts.json']);
     expect(ok.stderr).toBe('');

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidelight, type RunningSidelight } from '../helpers/sidelight.js';
+import { CURL, needTool } from '../helpers/tools.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
 const run = promisify(execFile);
@@ -44,7 +45,8 @@ describe('HTTP/2 clients to an HTTP/1.1 app', () => {
     await app?.close();
   });
 
-  it('curl --http2-prior-knowledge: an HTTP/2 answer, the app sees HTTP/1.1 with Host from :authority', async () => {
+  it('curl --http2-prior-knowledge: an HTTP/2 answer, the app sees HTTP/1.1 with Host from :authority', async (ctx) => {
+    needTool(ctx, CURL);
     const { stdout } = await run('curl', ['-sS', '--http2-prior-knowledge', '-i', '-H', 'x-request-id: curl-h2', `${sidelight.ingress}/echo/h2?q=1`]);
     expect(stdout).toMatch(/^HTTP\/2 200/);
     expect(stdout).toMatch(/^x-request-id: curl-h2\r$/m);
@@ -55,7 +57,8 @@ describe('HTTP/2 clients to an HTTP/1.1 app', () => {
     expect(Object.keys(seen.headers).filter((h) => h.startsWith(':'))).toEqual([]);
   });
 
-  it('`Upgrade: h2c` (curl --http2 on http://) is declined: an HTTP/1.1 answer, the app never sees the offer', async () => {
+  it('`Upgrade: h2c` (curl --http2 on http://) is declined: an HTTP/1.1 answer, the app never sees the offer', async (ctx) => {
+    needTool(ctx, CURL);
     const { stdout } = await run('curl', ['-sS', '-i', '--http2', `${sidelight.ingress}/echo/offer`]);
     expect(stdout).toMatch(/^HTTP\/1.1 200 OK/);
     const seen = app.received.at(-1)!;
@@ -64,7 +67,8 @@ describe('HTTP/2 clients to an HTTP/1.1 app', () => {
     expect(seen.headers['http2-settings']).toBeUndefined();
   });
 
-  it('HTTP/1.1 clients keep working on the same port', async () => {
+  it('HTTP/1.1 clients keep working on the same port', async (ctx) => {
+    needTool(ctx, CURL);
     const { stdout } = await run('curl', ['-sS', '-i', `${sidelight.ingress}/echo/h1`]);
     expect(stdout).toMatch(/^HTTP\/1.1 200 OK/);
   });
@@ -172,7 +176,8 @@ describe('an h2c app', () => {
     expect(seen.at(-1)!.headers['x-request-id']).toBe(res.headers.get('x-request-id'));
   });
 
-  it('HTTP/2 clients too, with the Host they named as :authority', async () => {
+  it('HTTP/2 clients too, with the Host they named as :authority', async (ctx) => {
+    needTool(ctx, CURL);
     const { stdout } = await run('curl', ['-sS', '--http2-prior-knowledge', '-H', 'host: shop.example', `${sidelight.ingress}/two`]);
     expect(stdout).toBe('hello over 2.0');
     expect(seen.at(-1)!.headers[':authority']).toBe('shop.example');
