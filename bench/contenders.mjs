@@ -15,7 +15,7 @@ const node = process.execPath;
 const NODE_OPTIONS = imageNodeOptions();
 
 /** sidelight with request id + access log on (to /dev/null), tracing off, metrics off, plus `extra`. */
-function sidelight(name, extra = {}, { via = 'ingress', env = {}, note = '' } = {}) {
+export function sidelight(name, extra = {}, { via = 'ingress', env = {}, note = '' } = {}) {
   return {
     name,
     group: 'sidelight',
@@ -43,7 +43,7 @@ function sidelight(name, extra = {}, { via = 'ingress', env = {}, note = '' } = 
  * sidelight as a user gets it without a config file: request id, access log, RED metrics, spans
  * at 1.0 over OTLP to `collector` ('sink' = the bench's live sink, 'dead' = a port nothing listens on).
  */
-function sidelightDefault(name, collector, note) {
+export function sidelightDefault(name, collector, note) {
   return {
     name,
     group: 'sidelight',

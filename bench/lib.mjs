@@ -113,3 +113,11 @@ export function imageNodeOptions() {
   if (imageMajor !== process.versions.node.split('.')[0]) return '';
   return /^ENV NODE_OPTIONS=(.+)$/m.exec(dockerfile)?.[1].trim() ?? '';
 }
+
+/** The median of the finite numbers in `xs` (NaN when there are none). */
+export function median(xs) {
+  const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!sorted.length) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { contenders } from './contenders.mjs';
 import { startSink, startUpstream } from './fixtures.mjs';
-import { cpuSeconds, freePort, has, rssMB, startProcess, waitFor200 } from './lib.mjs';
+import { cpuSeconds, freePort, has, median, rssMB, startProcess, waitFor200 } from './lib.mjs';
 import { measureStartup } from './startup.mjs';
 
 const { values: opts } = parseArgs({
@@ -161,12 +161,6 @@ try {
   await upstream.stop();
 }
 
-const median = (xs) => {
-  const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!sorted.length) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const rows = [];
 for (const [, runs] of rounds) {
   if (!runs.length) continue;
