@@ -163,7 +163,10 @@ class H2Call implements Controller {
     stream.on('trailers', (h) => (this.trailers = responseHeaders(h)));
     stream.once('end', () => this.finish());
     stream.once('error', (err: Error) => this.fail(unwrap(err)));
-    stream.once('close', () => this.fail(new NoAnswerError(stream.rstCode)));
+    // Every stream closes; only one still waiting for its answer failed (no error built otherwise).
+    stream.once('close', () => {
+      if (!this.done) this.fail(new NoAnswerError(stream.rstCode));
+    });
     if (Buffer.isBuffer(body) || typeof body === 'string') stream.end(body);
     else if (body !== null && body !== undefined) void this.pump(stream, body as AsyncIterable<Buffer>);
   }
