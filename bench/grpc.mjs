@@ -59,10 +59,11 @@ const rows = [
   { name: 'direct-grpc', note: 'h2load → grpc-js app, no proxy', app: 'grpc' },
   { ...h2Floor('h2-floor', 'bench/h2-floor.mjs: node:http2 in, node:http2 client out, no telemetry'), app: 'grpc' },
   // undici's h2 client dispatches a POST (every gRPC call) or a streamed body only on a connection
-  // with nothing else in flight, so sidelight's app pool runs one call per connection at a time.
-  // These two rows part what that costs from the rest: node:http2 that way, then undici itself.
+  // with nothing else in flight, so a pool of it runs one call per connection at a time. These two
+  // rows show what that costs: node:http2 that way, then undici itself (why sidelight reaches an
+  // h2c app with its own client, src/proxy/h2c-client.ts).
   { ...h2Floor('h2-floor-per-call', 'the h2-floor with an h2c connection per call in flight, round robin', { SESSIONS: String(load.connections * load.streams) }), app: 'grpc', floor: 'h2-floor' },
-  { ...h2Floor('h2-floor-undici', 'the h2-floor with an undici h2c Pool out, one call per connection, as sidelight has', { CLIENT: 'undici' }), app: 'grpc', floor: 'h2-floor' },
+  { ...h2Floor('h2-floor-undici', 'the h2-floor with an undici h2c Pool out, one call per connection', { CLIENT: 'undici' }), app: 'grpc', floor: 'h2-floor' },
   { ...sidelightDefault('sidelight-grpc', 'sink', 'no config file: request id, access log, metrics, spans 1.0 to a live collector'), app: 'grpc', floor: 'h2-floor' },
   { ...sidelight('sidelight-grpc-bare', quiet, { note: 'request id only: no access log, metrics or spans' }), app: 'grpc', floor: 'h2-floor' },
   { ...h2Floor('h2-floor-h1', 'bench/h2-floor.mjs: node:http2 in, undici HTTP/1.1 Pool out'), app: 'h1' },
