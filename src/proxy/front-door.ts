@@ -1,6 +1,6 @@
 // One port, two protocols: a connection whose first bytes are HTTP/2's preface goes to the h2
-// server, any other to the HTTP/1.1 one. RFC 9113 §3.3 (prior knowledge) is how h2c clients
-// connect now (curl --http2-prior-knowledge, gRPC); it dropped the `Upgrade: h2c` dance.
+// server, any other to the HTTP/1.1 one. Prior knowledge (RFC 9113 §3.3) is how h2c clients
+// connect (curl --http2-prior-knowledge, gRPC); RFC 9113 dropped the `Upgrade: h2c` handshake.
 // The choice costs one read per connection, not per request.
 import type { Server as HttpServer } from 'node:http';
 import type { Http2Server, Http2Session } from 'node:http2';
