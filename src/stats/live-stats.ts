@@ -1,8 +1,8 @@
 // GET /stats and `sidelight stat`: per ingress route, per ingress gRPC method and per upstream,
 // the request rate, success ratio and p50/p95/p99 over the last 10 s and 1 min, with the latency
-// z-score against the row's own baseline. Nothing here runs per request: once a second the duration histograms that the
-// metrics already keep are summed per row and sampled (src/stats/sampled-row.ts), so memory is
-// bounded by the rows, and the rows by metrics.maxSeries.
+// z-score against the row's own baseline. Nothing here runs per request: once a second the
+// duration histograms that the metrics already keep are summed per row and sampled
+// (src/stats/sampled-row.ts), so memory is bounded by the rows, and the rows by metrics.maxSeries.
 import type { RateLimiterView, UpstreamRateLimiter } from '../egress/rate-limiter.js';
 import type { IngressLimitView } from '../layers/rate-limit.js';
 import type { HistogramFamily, HistogramSeries, ValueFamily } from '../telemetry/metric-family.js';
