@@ -1,6 +1,6 @@
 // `sidelight stat`: GET /stats as tables, per ingress route, per ingress gRPC method (when there
-// are gRPC calls), per upstream and (when any are allowed) per upstream's CONNECT tunnels, like `linkerd viz stat`; --watch redraws it, --json
-// prints the document as it came.
+// are gRPC calls), per upstream and (when any are allowed) per upstream's CONNECT tunnels, like
+// `linkerd viz stat`; --watch redraws it, --json prints the document as it came.
 import { duration } from '../config/values.js';
 import type { StatsFigures, StatsReport } from '../stats/live-stats.js';
 import { adminClient, CliError, type AdminOptions } from './admin-client.js';
