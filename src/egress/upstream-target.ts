@@ -49,7 +49,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
   // (undici's default pipelining of 1): undici holds a POST or a streamed body back until the
   // connection's other requests are done, so a deeper pipeline would queue calls behind a long
   // stream while the pool's others sit idle. `connections` bounds the concurrency.
-  const h2 = url.h2c || upstream.http2 === true;
+  const alpnH2 = !url.h2c && upstream.http2 === true;
   const connection: PoolOptions = {
     keepAliveTimeout: 4_000,
     maxHeaderSize: maxHeaderBytes,
@@ -63,7 +63,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
       // system CAs, it never turns checking off. One secure context: parsed once, not per connection.
       rejectUnauthorized: true,
       secureContext: upstream.caPem ? createSecureContext({ ca: [...rootCertificates, upstream.caPem] }) : undefined,
-      allowH2: h2,
+      allowH2: alpnH2,
     }),
   };
   const pool = url.h2c
@@ -72,7 +72,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
   // undici's h2 pool: h2TrailersInterceptor innermost, on the pool and on the stale-connection
   // resend's own client. The h2c client needs neither: its connection is replaced once it closes
   // or goes away, and a call lost with it is a reset the retry policy judges.
-  const h2Trailers = h2 ? [h2TrailersInterceptor()] : [];
+  const h2Trailers = alpnH2 ? [h2TrailersInterceptor()] : [];
   const transport: Dispatcher.DispatcherComposeInterceptor[] = url.h2c
     ? []
     : [...h2Trailers, staleConnectionRetryInterceptor(name, () => new Client(origin, connection).compose(h2Trailers), hooks.connectionObservers)];
@@ -102,7 +102,7 @@ export function createUpstreamTarget(upstream: Upstream, hooks: UpstreamHooks, m
     host: url.host,
     // The app's call to Stripe is the app's: no sidecar or pod addresses leak to a third party.
     setForwarded: false,
-    http2: h2,
+    http2: url.h2c || alpnH2,
     routes: upstream.routes.length > 0 ? compileRoutes(upstream.routes) : undefined,
     timeout: upstream.requestTimeout ?? upstream.timeout * (1 + retry.attempts),
   };

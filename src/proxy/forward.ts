@@ -122,10 +122,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler, Abortable {
       this.releaseHead();
     }
     if (ex.grpc && trailers['grpc-status'] !== undefined) ex.grpcStatus = parseGrpcStatus(trailers['grpc-status']);
-    for (const _ in trailers) {
-      res.addTrailers(trailers as Record<string, string>);
-      break;
-    }
+    if (hasAny(trailers)) res.addTrailers(trailers as Record<string, string>);
     res.end();
   }
 

@@ -7,7 +7,7 @@ import type { Exchange, TimeoutLimits } from './exchange.js';
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 1e-3, n: 1e-6 };
 
 /** grpc-timeout in ms; undefined when absent or malformed (at most 8 digits and a unit) */
-export function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
+function parseGrpcTimeout(value: string | string[] | undefined): number | undefined {
   if (typeof value !== 'string' || !/^\d{1,8}[HMSmun]$/.test(value)) return undefined;
   return Number(value.slice(0, -1)) * UNIT_MS[value[value.length - 1]];
 }
@@ -21,7 +21,7 @@ export function withGrpcDeadline(ex: Exchange, limits: TimeoutLimits): TimeoutLi
 }
 
 /** The grpc-timeout to send on: what is left of the deadline, in whole ms (at least 1). */
-export function remainingGrpcTimeout(ex: Exchange): string {
+function remainingGrpcTimeout(ex: Exchange): string {
   return `${Math.max(1, Math.floor(ex.grpcDeadline - performance.now()))}m`;
 }
 

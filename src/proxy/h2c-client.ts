@@ -7,6 +7,7 @@ import { connect as h2connect, constants, type ClientHttp2Session, type ClientHt
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Dispatcher as DispatcherType } from 'undici';
 import { unbracket, urlPort } from '../net/address.js';
+import { headerPairsWithin } from './headers.js';
 import type { ResponseHeaders } from './layer.js';
 import { Dispatcher, WrapHandler } from './undici.js';
 
@@ -102,8 +103,7 @@ export class H2cClient extends Dispatcher {
     const { connectTimeout, idleTimeout, maxHeaderBytes } = this.options;
     const session = h2connect(this.origin, {
       settings: { enablePush: false, maxHeaderListSize: maxHeaderBytes },
-      // bounded by the head's size, not by Node's 128 headers, as the server side is
-      maxHeaderListPairs: Math.max(128, Math.ceil(maxHeaderBytes / 32)),
+      maxHeaderListPairs: headerPairsWithin(maxHeaderBytes),
       createConnection: () => {
         const socket: Socket = netConnect({ host: this.host, port: this.port, noDelay: true });
         socket.setTimeout(connectTimeout, () => socket.destroy(new ConnectTimeoutError()));

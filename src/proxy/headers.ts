@@ -134,3 +134,12 @@ export function stripResponseHopByHop(headers: ResponseHeaders): ResponseHeaders
   if (dynamic) for (const name of dynamic) delete headers[name];
   return headers;
 }
+
+/**
+ * node:http2's cap on the count of headers in one block (maxHeaderListPairs) for a head limited to
+ * `maxHeaderBytes`: HPACK counts each field as its name, its value and 32 bytes, so no block within
+ * the size limit is refused for its count, as node:http counts none (Node's default would be 128).
+ */
+export function headerPairsWithin(maxHeaderBytes: number): number {
+  return Math.max(128, Math.ceil(maxHeaderBytes / 32));
+}

@@ -6,6 +6,7 @@ import type { ListenAddress } from '../config/values.js';
 import { formatListen } from '../config/values.js';
 import { rejection } from '../errors.js';
 import { FrontDoor } from './front-door.js';
+import { headerPairsWithin } from './headers.js';
 import type { Pipeline } from './pipeline.js';
 import { refusedRequest } from './refused-request.js';
 
@@ -48,9 +49,8 @@ const HEADERS_TOO_LARGE = rejection('headers_too_large', 'request headers are la
 function createProxyH2Server(pipeline: Pipeline, limits: ProxyLimits, onAbuse: AbuseListener): Http2Server {
   const server = createH2Server({
     maxSessionMemory: 10,
-    // The header block is limited as the HTTP/1.1 head is (below); the count of headers is bounded
-    // by that, not by Node's 128, so every header under the limit reaches the app, as on HTTP/1.1.
-    maxHeaderListPairs: Math.max(128, Math.ceil(limits.maxHeaderBytes / 32)),
+    // The header block is limited as the HTTP/1.1 head is (below), and its count of headers by that.
+    maxHeaderListPairs: headerPairsWithin(limits.maxHeaderBytes),
     settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
   });
   // nghttp2 only advertises maxHeaderListSize; the limit itself is enforced here, per stream, as a 431.

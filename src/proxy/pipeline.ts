@@ -78,14 +78,20 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
   };
 
   private accept(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
-    const ex = new Exchange(req, res, this.listener);
+    const ex = this.exchange(req, res);
     if (expectContinue) {
       ex.expectContinue = true;
       ex.forwardHeaders.push('expect', '100-continue');
     }
+    this.start(ex, undefined);
+  }
+
+  /** An exchange for a request with its own response object, completed when that response closes. */
+  private exchange(req: IncomingMessage, res: ServerResponse): Exchange {
+    const ex = new Exchange(req, res, this.listener);
     // 'close' fires once per response; `on` spares the wrapper `once` allocates per request.
     res.on('close', () => this.complete(ex));
-    this.start(ex, undefined);
+    return ex;
   }
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -118,9 +124,7 @@ export class Pipeline implements ForwardOwner, TunnelOwner, TryListener {
 
   /** An HTTP/2 request refused on its own stream (a header block past the limit): as handleRefused. */
   readonly handleRefusedStream = (req: Http2ServerRequest, res: Http2ServerResponse, answer: Rejection): void => {
-    const ex = new Exchange(req as unknown as IncomingMessage, res as unknown as ServerResponse, this.listener);
-    res.on('close', () => this.complete(ex));
-    this.refuse(ex, answer);
+    this.refuse(this.exchange(req as unknown as IncomingMessage, res as unknown as ServerResponse), answer);
   };
 
   private refuse(ex: Exchange, answer: Rejection): void {

@@ -13,12 +13,8 @@ import Pool from 'undici/lib/dispatcher/pool.js';
 
 export { buildConnector, Client, Dispatcher, Pool, WrapHandler };
 export type Pool = undici.Pool;
-/** `useH2c` (HTTP/2 without TLS, by prior knowledge): an option of undici's Client and connector that its declarations leave out */
-interface H2cOption {
-  useH2c?: boolean;
-}
-export type PoolOptions = undici.Pool.Options & H2cOption;
-export type ConnectorOptions = undici.buildConnector.BuildOptions & H2cOption;
+export type PoolOptions = undici.Pool.Options;
+export type ConnectorOptions = undici.buildConnector.BuildOptions;
 export type Connector = undici.buildConnector.connector;
 
 /** `dispatcher.request(options)` without undici's index, which adds it to every dispatcher's prototype */
